@@ -1,0 +1,1 @@
+"""Shared core of the CGAN reproduction: layers, schedules, training loop, checkpoints, configs."""

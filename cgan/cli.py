@@ -1,0 +1,43 @@
+"""Command-line plumbing shared by every entry point: common flags and clean error exits."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+import torch
+
+from cgan.errors import UserFacingError
+
+
+def add_common_args(parser: argparse.ArgumentParser, default_config: str) -> None:
+    parser.add_argument("--config", default=default_config,
+                        help=f"experiment YAML file (default: {default_config})")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value, e.g. --set train.max_epochs=50 (repeatable)")
+    parser.add_argument("--data-root", default=None,
+                        help="folder with local copies of the data sets (default: $CGAN_DATA_ROOT or ./data)")
+    parser.add_argument("--cache-dir", default=None,
+                        help="writable folder for downloads and caches (default: $CGAN_CACHE_DIR or ./.cache)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for torch (default: the config's, else all cores)")
+
+
+def set_threads(count: int | None) -> None:
+    if count:
+        torch.set_num_threads(count)
+
+
+def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
+    """Run ``main``; a UserFacingError prints one line on stderr and exits 2, without a traceback."""
+    try:
+        code = main(argv)
+    except UserFacingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted: the last checkpoint is kept; run the same command to resume",
+              file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code or 0)

@@ -1,0 +1,36 @@
+"""Config pieces shared by every experiment: network shapes, and building them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cgan.config import require
+from cgan.layers import LayerSpec, TowerNet, init_uniform_
+
+
+@dataclass
+class NetworkSettings:
+    """One TowerNet: main input tower, condition tower, joint layers, output layer, dropout."""
+
+    main_layers: list[str]
+    joint_layers: list[str]
+    output_layer: str
+    init_range: float
+    condition_layers: list[str] | None = None
+    input_keep: float = 1.0
+    hidden_keep: float = 1.0
+
+    def check(self) -> None:
+        for text in [*self.main_layers, *(self.condition_layers or []), *self.joint_layers,
+                     self.output_layer]:
+            LayerSpec.parse(text)
+        require(self.init_range > 0, "init_range must be > 0")
+        require(0 < self.input_keep <= 1, "input_keep is a keep probability in (0, 1]")
+        require(0 < self.hidden_keep <= 1, "hidden_keep is a keep probability in (0, 1]")
+
+    def build(self, main_dim: int, condition_dim: int) -> TowerNet:
+        """The network, initialised as Pylearn2's 'irange' (uniform weights, zero biases)."""
+        net = TowerNet(main_dim, condition_dim, self.main_layers, self.condition_layers or [],
+                       self.joint_layers, self.output_layer, self.input_keep, self.hidden_keep)
+        init_uniform_(net, self.init_range)
+        return net

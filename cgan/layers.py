@@ -1,0 +1,179 @@
+"""Layers of the paper's networks: maxout, dropout with a fast resumable mask source, and
+the two-tower MLP that every generator and discriminator in the paper is built from."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from cgan.errors import ConfigError
+
+
+class Maxout(nn.Module):
+    """Maxout (Goodfellow et al. 2013): ``units`` outputs, each the max of ``pieces`` linear maps.
+
+    Pieces of one unit are adjacent columns of the linear map, as in Pylearn2's Maxout with
+    pool_stride == num_pieces.
+    """
+
+    def __init__(self, in_features: int, units: int, pieces: int):
+        super().__init__()
+        self.units, self.pieces = units, pieces
+        self.linear = nn.Linear(in_features, units * pieces)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.linear(x).view(*x.shape[:-1], self.units, self.pieces)
+        # max() with indices has a cheap scatter backward; amax's backward is ~50x slower on CPU.
+        return z.max(dim=-1).values
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer written as text in a config: 'relu 1200', 'maxout 240x5', 'linear 200', 'sigmoid 784'."""
+
+    kind: str
+    units: int
+    pieces: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> "LayerSpec":
+        match = re.fullmatch(r"\s*(relu|linear|sigmoid)\s+(\d+)\s*|\s*maxout\s+(\d+)\s*x\s*(\d+)\s*", text)
+        if not match:
+            raise ConfigError(
+                f"layer {text!r} must look like 'relu 1200', 'maxout 240x5', 'linear 200' or 'sigmoid 784'"
+            )
+        if match.group(1):
+            spec = cls(match.group(1), int(match.group(2)))
+        else:
+            spec = cls("maxout", int(match.group(3)), int(match.group(4)))
+        if spec.units < 1 or spec.pieces < 1:
+            raise ConfigError(f"layer {text!r}: sizes must be positive")
+        return spec
+
+    def build(self, in_features: int) -> nn.Module:
+        """The layer as a module; 'sigmoid' and 'linear' return pre-activations (see TowerNet)."""
+        if self.kind == "maxout":
+            return Maxout(in_features, self.units, self.pieces)
+        linear = nn.Linear(in_features, self.units)
+        return nn.Sequential(linear, nn.ReLU()) if self.kind == "relu" else linear
+
+
+class DropoutMasks:
+    """Bernoulli dropout masks from a NumPy generator.
+
+    Why not torch's dropout: on this CPU ``bernoulli_`` costs more than the matmuls it sits
+    between; NumPy's PCG64 bits are ~50x cheaper, and the generator's state is plain data
+    that goes into checkpoints, so a resumed run draws the same masks.
+    """
+
+    def __init__(self, seed: int):
+        self.rng = np.random.default_rng(seed)
+
+    def mask(self, shape: tuple[int, ...], keep: float) -> torch.Tensor:
+        """A float mask with entries 0 or 1/keep (inverted dropout, as Pylearn2's input_scale)."""
+        count = int(np.prod(shape))
+        if keep == 0.5:
+            bits = np.unpackbits(np.frombuffer(self.rng.bytes((count + 7) // 8), dtype=np.uint8))
+            kept = bits[:count].astype(np.float32)
+        else:
+            kept = (self.rng.random(count, dtype=np.float32) < keep).astype(np.float32)
+        return torch.from_numpy(kept.reshape(shape)).mul_(1.0 / keep)
+
+    def apply(self, x: torch.Tensor, keep: float) -> torch.Tensor:
+        return x if keep >= 1.0 else x * self.mask(tuple(x.shape), keep)
+
+    def state(self) -> dict:
+        return self.rng.bit_generator.state
+
+    def load_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state
+
+
+class TowerNet(nn.Module):
+    """main -> tower, condition -> tower, concatenated -> joint layers -> output layer.
+
+    Every network in the paper has this shape: the MNIST and Flickr generators (main = noise,
+    condition = label or image features) and discriminators (main = data, condition = the same
+    y). With ``condition_dim = 0`` it is a plain MLP (Goodfellow's unconditional GAN).
+
+    Dropout follows Pylearn2's placement, on each layer's input: ``input_keep`` on the main
+    input to its first layer, ``hidden_keep`` on the input of every later layer (the joint
+    layers and the output layer). The condition input itself is never dropped.
+    The output layer returns pre-activations (logits for 'sigmoid'); ``output_activation``
+    applies the nonlinearity, so that losses can use the stable logit form.
+    """
+
+    def __init__(
+        self,
+        main_dim: int,
+        condition_dim: int,
+        main_layers: list[str],
+        condition_layers: list[str],
+        joint_layers: list[str],
+        output_layer: str,
+        input_keep: float = 1.0,
+        hidden_keep: float = 1.0,
+    ):
+        super().__init__()
+        self.input_keep, self.hidden_keep = input_keep, hidden_keep
+        self.main_tower, main_out = _stack(main_dim, main_layers)
+        self.condition_tower, cond_out = _stack(condition_dim, condition_layers)
+        self.joint, joint_out = _stack(main_out + cond_out, joint_layers)
+        out = LayerSpec.parse(output_layer)
+        if out.kind not in ("sigmoid", "linear"):
+            raise ConfigError(f"output layer {output_layer!r} must be 'sigmoid N' or 'linear N'")
+        self.output_kind = out.kind
+        self.output = out.build(joint_out)
+        self.out_features = out.units
+        self.dropout: DropoutMasks | None = None
+
+    def forward(self, main: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """Pre-activation output; dropout only in training mode with a mask source attached."""
+        drop = self.dropout if (self.training and self.dropout is not None) else None
+        h = _run(self.main_tower, main, drop, self.input_keep, self.hidden_keep)
+        if condition is not None:
+            c = _run(self.condition_tower, condition, drop, 1.0, self.hidden_keep)
+            h = torch.cat([h, c], dim=-1)
+        h = _run(self.joint, h, drop, self.hidden_keep, self.hidden_keep)
+        if drop is not None:
+            h = drop.apply(h, self.hidden_keep)
+        return self.output(h)
+
+    def output_activation(self, pre: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(pre) if self.output_kind == "sigmoid" else pre
+
+    def sample(self, main: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """Forward pass with the output nonlinearity applied (e.g. pixel intensities)."""
+        return self.output_activation(self(main, condition))
+
+
+def _stack(in_features: int, layers: list[str]) -> tuple[nn.ModuleList, int]:
+    modules = nn.ModuleList()
+    for text in layers:
+        spec = LayerSpec.parse(text)
+        if spec.kind not in ("relu", "maxout"):
+            raise ConfigError(f"hidden layer {text!r} must be 'relu N' or 'maxout UxK'")
+        modules.append(spec.build(in_features))
+        in_features = spec.units
+    return modules, in_features
+
+
+def _run(layers: nn.ModuleList, x: torch.Tensor, drop: DropoutMasks | None,
+         first_keep: float, later_keep: float) -> torch.Tensor:
+    for i, layer in enumerate(layers):
+        if drop is not None:
+            x = drop.apply(x, first_keep if i == 0 else later_keep)
+        x = layer(x)
+    return x
+
+
+def init_uniform_(module: nn.Module, irange: float) -> None:
+    """Pylearn2 'irange' initialisation: weights uniform in [-irange, irange], biases zero."""
+    for sub in module.modules():
+        if isinstance(sub, nn.Linear):
+            nn.init.uniform_(sub.weight, -irange, irange)
+            nn.init.zeros_(sub.bias)

