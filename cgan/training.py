@@ -245,7 +245,7 @@ def identity_conflicts(saved: Any, current: Any, where: str = "") -> list[str]:
     """Dotted keys whose values differ; keys present on one side only (settings added to the
     code since the checkpoint was written) are not conflicts."""
     if isinstance(saved, dict) and isinstance(current, dict):
-        return [conflict for key in saved.keys() & current.keys()
+        return [conflict for key in sorted(saved.keys() & current.keys())
                 for conflict in identity_conflicts(saved[key], current[key], f"{where}{key}.")]
     return [] if saved == current else [where.rstrip(".") or "identity"]
 

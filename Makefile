@@ -1,0 +1,57 @@
+# One command per result. Data: set CGAN_DATA_ROOT (or DATA_ROOT=...) to a folder holding local
+# copies (mnist/, mirflickr25k/, text/); otherwise the data is downloaded into .cache/.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Idle OpenMP threads sleep instead of spinning: on a small machine, two torch processes
+# (e.g. training and the tests) otherwise slow each other down twentyfold.
+export OMP_WAIT_POLICY ?= PASSIVE
+ifdef DATA_ROOT
+export CGAN_DATA_ROOT := $(DATA_ROOT)
+endif
+
+.PHONY: help setup test lint mnist mnist-cgan mnist-gan mnist-smoke tables bench clean-runs
+
+help:
+	@echo "make setup       create $(VENV) and install everything (requirements.txt + this package)"
+	@echo "make test        run the test suite"
+	@echo "make mnist       train + evaluate the CGAN and the GAN, then write results/mnist (Table 1, Figure 2)"
+	@echo "make mnist-cgan  only the conditional net (resumable: run again to continue)"
+	@echo "make mnist-gan   only Goodfellow's unconditional net"
+	@echo "make tables      rebuild results/mnist/table1.md and curves.png from the JSON files"
+	@echo "make bench       speed benchmarks (training updates/s, Parzen protocol, matmul peak)"
+	@echo "make lint        ruff"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+
+setup: $(PY)
+	$(PY) -m pip install -r requirements.txt
+	$(PY) -m pip install --no-deps -e .
+
+test:
+	$(PY) -m pytest -q
+
+lint:
+	$(PY) -m ruff check .
+
+mnist: mnist-cgan mnist-gan tables
+
+mnist-cgan:
+	$(PY) -m unimodal.train --config experiments/mnist_cgan.yaml
+
+mnist-gan:
+	$(PY) -m unimodal.train --config experiments/mnist_gan.yaml
+
+mnist-smoke:
+	$(PY) -m unimodal.train --config experiments/mnist_smoke.yaml --fresh
+
+tables:
+	$(PY) -m unimodal.report
+
+bench:
+	$(PY) -m benchmarks.run
+
+clean-runs:
+	rm -rf runs

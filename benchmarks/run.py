@@ -1,0 +1,61 @@
+"""`make bench`: every speed target of the project, measured on this machine.
+
+Writes results/bench/bench.json and bench.md. Run it on an otherwise idle machine: a training
+run in the background halves every number.
+"""
+
+import argparse
+import importlib
+import time
+from pathlib import Path
+
+from cgan.checkpoint import write_json
+from cgan.cli import run_cli
+from cgan.paths import REPO_ROOT
+from cgan.provenance import provenance
+
+BENCHMARKS = {
+    "training": "benchmarks.training_bench",
+    "parzen": "benchmarks.parzen_bench",
+    "features": "benchmarks.features_bench",
+}
+
+
+def render(results: dict) -> str:
+    lines = ["# Benchmarks", "", f"Machine: {results['provenance']['machine']}", "",
+             f"Command `{results['provenance']['command']}` at commit "
+             f"`{results['provenance']['commit']}`, {results['provenance']['date']}.", ""]
+    for name, values in results["benchmarks"].items():
+        lines += [f"## {name}", "", "| measure | value |", "|---|---|"]
+        for key, value in values.items():
+            shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+            lines.append(f"| {key} | {shown} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), default=None,
+                        help="run only these benchmarks")
+    parser.add_argument("--out", default=str(REPO_ROOT / "results" / "bench"), help="output folder")
+    args = parser.parse_args(argv)
+    results = {"provenance": provenance(), "benchmarks": {}}
+    for name in args.only or BENCHMARKS:
+        started = time.perf_counter()
+        try:
+            module = importlib.import_module(BENCHMARKS[name])
+        except ModuleNotFoundError:
+            continue
+        results["benchmarks"][name] = {**module.run(), "wall_seconds": time.perf_counter() - started}
+        print(name, results["benchmarks"][name], flush=True)
+    out = Path(args.out)
+    write_json(results, out / "bench.json")
+    (out / "bench.md").write_text(render(results))
+    print(f"wrote {out / 'bench.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,96 @@
+"""Speed of one adversarial update of the paper's MNIST CGAN, against this machine's matmul peak.
+
+Run: python -m benchmarks.training_bench   (prints JSON)
+"""
+
+import json
+import time
+
+import numpy as np
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from cgan.training import AdversarialTrainer
+from unimodal.experiment import build_networks, load_experiment
+from unimodal.train import make_batches
+
+
+def matmul_gflops(n: int, k: int, m: int, dtype=torch.float32, seconds: float = 1.0) -> float:
+    """Sustained GFLOP/s of an (n x k) @ (k x m) product."""
+    a, b = torch.randn(n, k, dtype=dtype), torch.randn(k, m, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        count += 1
+    return 2 * n * k * m * count / (time.perf_counter() - start) / 1e9
+
+
+class _Splits:
+    """Random data of MNIST's shape: speed does not depend on the pixels."""
+
+    def __init__(self, seed: int = 0):
+        rng = np.random.default_rng(seed)
+        self.train_x = rng.random((50000, 784), dtype=np.float32)
+        self.train_y = rng.integers(0, 10, 50000)
+
+
+def _trainer(config: str, autocast: bool = False):
+    cfg = load_experiment(config)
+    splits = _Splits()
+    generator, discriminator = build_networks(cfg, splits.train_x)
+    trainer = AdversarialTrainer(generator, discriminator, make_batches(cfg, splits), cfg.train,
+                                 "/nonexistent", cfg.seed, progress=False)
+    batches = trainer.batches.epoch(1)
+    return trainer, batches
+
+
+def step_seconds(config: str, steps: int = 60, bf16: bool = False) -> float:
+    trainer, batches = _trainer(config)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        for _ in range(5):
+            trainer.step(*next(batches), 0.5)
+        start = time.perf_counter()
+        for _ in range(steps):
+            trainer.step(*next(batches), 0.5)
+    return (time.perf_counter() - start) / steps
+
+
+def step_gflop(config: str, steps: int = 5) -> float:
+    """Matmul GFLOP in one update, counted by the profiler (forward and backward)."""
+    trainer, batches = _trainer(config)
+    trainer.step(*next(batches), 0.5)
+    with profile(activities=[ProfilerActivity.CPU], with_flops=True) as prof:
+        for _ in range(steps):
+            trainer.step(*next(batches), 0.5)
+    return sum(e.flops for e in prof.key_averages() if e.flops) / steps / 1e9
+
+
+def run(config: str = "experiments/mnist_cgan.yaml") -> dict:
+    peak = matmul_gflops(2048, 2048, 2048)
+    layer = matmul_gflops(100, 1200, 1200)
+    seconds = step_seconds(config)
+    gflop = step_gflop(config)
+    bf16_seconds = step_seconds(config, steps=10, bf16=True)
+    updates_per_epoch = 500
+    return {
+        "config": config,
+        "threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "matmul_peak_gflops_2048": peak,
+        "matmul_gflops_100x1200x1200": layer,
+        "bf16_matmul_gflops_100x1200x1200": matmul_gflops(100, 1200, 1200, torch.bfloat16, 0.5),
+        "update_seconds": seconds,
+        "updates_per_second": 1 / seconds,
+        "gflop_per_update": gflop,
+        "achieved_gflops": gflop / seconds,
+        "fraction_of_matmul_peak": gflop / seconds / peak,
+        "epoch_seconds": updates_per_epoch * seconds,
+        "hours_to_lr_floor_287829_updates": 287_829 * seconds / 3600,
+        "bf16_autocast_update_seconds": bf16_seconds,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))

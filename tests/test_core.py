@@ -1,0 +1,156 @@
+"""The shared core: maxout, schedules, the momentum rule, configs, dropout masks, networks."""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+
+from cgan.config import apply_overrides, from_dict, load_config
+from cgan.errors import ConfigError
+from cgan.layers import DropoutMasks, LayerSpec, Maxout, TowerNet
+from cgan.optim import MomentumSGD
+from cgan.schedules import ExponentialDecay, MomentumAdjustor
+from cgan.training import TrainSettings, identity_conflicts
+
+
+def test_maxout_takes_max_over_adjacent_pieces():
+    torch.manual_seed(0)
+    layer = Maxout(6, units=3, pieces=4)
+    x = torch.randn(5, 6)
+    z = x @ layer.linear.weight.T + layer.linear.bias  # (5, 12)
+    expected = torch.stack([z[:, u * 4:(u + 1) * 4].max(dim=1).values for u in range(3)], dim=1)
+    torch.testing.assert_close(layer(x), expected)
+
+
+def test_maxout_gradient_flows_only_to_the_winning_piece():
+    layer = Maxout(2, units=1, pieces=2)
+    with torch.no_grad():
+        layer.linear.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+        layer.linear.bias.zero_()
+    x = torch.tensor([[3.0, 1.0]], requires_grad=True)
+    layer(x).sum().backward()
+    assert x.grad.tolist() == [[1.0, 0.0]]
+
+
+def test_layer_spec_parsing_and_errors():
+    assert LayerSpec.parse("maxout 240x5") == LayerSpec("maxout", 240, 5)
+    assert LayerSpec.parse("relu 1200") == LayerSpec("relu", 1200)
+    for bad in ("relu", "maxout 240", "tanh 10", "relu 0"):
+        with pytest.raises(ConfigError):
+            LayerSpec.parse(bad)
+
+
+def test_learning_rate_after_t_updates_matches_pylearn2_exponential_decay():
+    decay = ExponentialDecay(0.1, 1.00004, 1e-6)
+    assert decay(0) == pytest.approx(0.1)
+    assert decay(1) == pytest.approx(0.1 / 1.00004)
+    assert decay(50_000) == pytest.approx(0.1 / 1.00004 ** 50_000, rel=1e-9)
+    to_floor = decay.updates_to_floor()
+    assert to_floor == math.ceil(math.log(1e5) / math.log(1.00004)) == 287_829
+    assert decay(to_floor - 1) > 1e-6 and decay(to_floor) == 1e-6 and decay(10**9) == 1e-6
+    # about 576 epochs of 500 updates, as SPEC.md says
+    assert round(to_floor / 500) == 576
+
+
+def test_momentum_rises_linearly_from_epoch_1_to_250():
+    momentum = MomentumAdjustor(0.5, 0.7, start=1, saturate=250)
+    assert momentum(1) == pytest.approx(0.5)
+    assert momentum(125) == pytest.approx(0.5 + 0.2 * 124 / 249)
+    assert momentum(250) == pytest.approx(0.7)
+    assert momentum(600) == pytest.approx(0.7)
+
+
+def test_momentum_sgd_follows_pylearn2_rule_with_changing_learning_rate():
+    w = torch.tensor([1.0, -2.0])
+    sgd = MomentumSGD([w])
+    v = np.zeros(2)
+    w_ref = np.array([1.0, -2.0])
+    for lr, m, g in [(0.1, 0.5, [1.0, 2.0]), (0.05, 0.6, [-1.0, 0.5]), (0.01, 0.7, [3.0, 1.0])]:
+        sgd.step([torch.tensor(g)], lr, m)
+        v = m * v - lr * np.array(g)
+        w_ref = w_ref + v
+    np.testing.assert_allclose(w.numpy(), w_ref, rtol=1e-6)
+
+
+@dataclass
+class _Inner:
+    rate: float
+    layers: list[str]
+
+    def check(self):
+        if self.rate <= 0:
+            raise ConfigError("inner.rate must be > 0")
+
+
+@dataclass
+class _Outer:
+    name: str
+    inner: _Inner
+    count: int = 3
+    maybe: int | None = None
+
+
+def test_config_rejects_unknown_keys_wrong_types_and_impossible_values():
+    good = {"name": "x", "inner": {"rate": 1, "layers": ["relu 2"]}}
+    cfg = from_dict(_Outer, good)
+    assert cfg.inner.rate == 1.0 and isinstance(cfg.inner.rate, float) and cfg.count == 3
+    with pytest.raises(ConfigError, match="unknown key.*colour"):
+        from_dict(_Outer, {**good, "colour": "red"})
+    with pytest.raises(ConfigError, match="count: expected a whole number"):
+        from_dict(_Outer, {**good, "count": "three"})
+    with pytest.raises(ConfigError, match="inner.rate must be > 0"):
+        from_dict(_Outer, {"name": "x", "inner": {"rate": -1, "layers": []}})
+    with pytest.raises(ConfigError, match="missing required"):
+        from_dict(_Outer, {"name": "x"})
+
+
+def test_config_overrides_and_base_files(tmp_path):
+    (tmp_path / "base.yaml").write_text("name: a\ninner: {rate: 1.0, layers: []}\ncount: 4\n")
+    (tmp_path / "child.yaml").write_text("base: base.yaml\ninner: {rate: 2.0}\n")
+    cfg = load_config(_Outer, tmp_path / "child.yaml", ["count=7", "maybe=null"])
+    assert (cfg.name, cfg.inner.rate, cfg.inner.layers, cfg.count, cfg.maybe) == ("a", 2.0, [], 7, None)
+    with pytest.raises(ConfigError, match="child.yaml"):
+        load_config(_Outer, tmp_path / "child.yaml", ["inner.nope=1"])
+    with pytest.raises(ConfigError, match="section.key=value"):
+        apply_overrides({}, ["novalue"])
+
+
+def test_train_settings_reject_impossible_schedules():
+    with pytest.raises(ConfigError, match="lr_decay"):
+        from_dict(TrainSettings, {"lr_decay": 0.9})
+    with pytest.raises(ConfigError, match="noise"):
+        from_dict(TrainSettings, {"noise": "pink"})
+
+
+def test_dropout_masks_have_the_right_rate_scale_and_resume_exactly():
+    masks = DropoutMasks(0)
+    for keep in (0.5, 0.8):
+        m = masks.mask((200, 500), keep)
+        values = np.unique(m.numpy())
+        assert len(values) == 2 and values[0] == 0.0 and values[1] == pytest.approx(1 / keep)
+        assert (m > 0).float().mean().item() == pytest.approx(keep, abs=0.01)
+    state = masks.state()
+    first = masks.mask((3, 7), 0.5)
+    masks.load_state(state)
+    assert torch.equal(masks.mask((3, 7), 0.5), first)
+
+
+def test_tower_net_shapes_and_dropout_only_in_training():
+    net = TowerNet(100, 10, ["relu 20"], ["relu 30"], ["maxout 8x3"], "sigmoid 5",
+                   input_keep=0.8, hidden_keep=0.5)
+    net.dropout = DropoutMasks(1)
+    z, y = torch.rand(4, 100), torch.eye(10)[:4]
+    assert net(z, y).shape == (4, 5)
+    net.eval()
+    torch.testing.assert_close(net(z, y), net(z, y))
+    net.train()
+    assert not torch.equal(net(z, y), net(z, y))
+    assert ((net.sample(z, y) > 0) & (net.sample(z, y) < 1)).all()
+
+
+def test_identity_conflicts_ignore_new_keys_but_name_changed_ones():
+    saved = {"seed": 1, "train": {"lr": 0.1}}
+    assert identity_conflicts(saved, {"seed": 1, "train": {"lr": 0.1, "new": 3}}) == []
+    assert identity_conflicts(saved, {"seed": 2, "train": {"lr": 0.2}}) == ["seed", "train.lr"]
