@@ -9,8 +9,8 @@ import importlib
 import time
 from pathlib import Path
 
-from cgan.checkpoint import write_json
 from cgan.cli import run_cli
+from cgan.files import write_json
 from cgan.paths import REPO_ROOT
 from cgan.provenance import provenance
 

@@ -40,7 +40,7 @@ class LayerSpec:
     pieces: int = 1
 
     @classmethod
-    def parse(cls, text: str) -> "LayerSpec":
+    def parse(cls, text: str) -> LayerSpec:
         match = re.fullmatch(r"\s*(relu|linear|sigmoid)\s+(\d+)\s*|\s*maxout\s+(\d+)\s*x\s*(\d+)\s*", text)
         if not match:
             raise ConfigError(

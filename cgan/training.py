@@ -23,9 +23,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from cgan.checkpoint import load_checkpoint, save_checkpoint, write_json
+from cgan.checkpoint import load_checkpoint, save_checkpoint
 from cgan.config import require
 from cgan.errors import UserFacingError
+from cgan.files import write_json
 from cgan.layers import DropoutMasks, TowerNet
 from cgan.noise import NOISE_KINDS, sample_noise
 from cgan.optim import MomentumSGD

@@ -12,9 +12,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from unimodal.mnist_data import _write_atomic
+from cgan.files import atomic_write
 
-CACHE_NAME = "mnist_classifier.pt"
+CACHE_NAME = "mnist_classifier_{epochs:g}ep.pt"
 FULL_EPOCHS = 3
 MIN_TEST_ACCURACY = 0.99
 
@@ -132,25 +132,26 @@ def _load_cached(path: Path) -> MnistClassifier | None:
 def _save(model: nn.Module, test_accuracy: float, path: Path) -> None:
     """Weights plus the test accuracy they reached, written atomically (temp file + rename)."""
     state = {"state_dict": model.state_dict(), "test_accuracy": test_accuracy}
-    _write_atomic(path, lambda handle: torch.save(state, handle))
+    atomic_write(path, lambda handle: torch.save(state, handle))
 
 
-def load_or_train_classifier(splits, cache_dir, progress=True) -> MnistClassifier:
+def load_or_train_classifier(splits, cache_dir, progress=True, epochs=FULL_EPOCHS,
+                             min_accuracy=MIN_TEST_ACCURACY) -> MnistClassifier:
     """The scoring classifier from <cache_dir>/mnist_classifier.pt, trained if absent.
 
     A fresh one is trained on splits.train_x and must reach 99% on splits.test_x
     before it is cached.
     """
-    path = Path(cache_dir) / CACHE_NAME
+    path = Path(cache_dir) / CACHE_NAME.format(epochs=epochs)
     model = _load_cached(path)
     if model is not None:
         return model
-    model = train_classifier(splits.train_x, splits.train_y, progress=progress)
+    model = train_classifier(splits.train_x, splits.train_y, epochs=epochs, progress=progress)
     test_accuracy = accuracy(model, splits.test_x, splits.test_y)
-    if test_accuracy < MIN_TEST_ACCURACY:
+    if test_accuracy < min_accuracy:
         raise RuntimeError(
             f"MNIST classifier reached only {test_accuracy:.4f} test accuracy "
-            f"(need {MIN_TEST_ACCURACY}); not caching it"
+            f"(need {min_accuracy}); not caching it"
         )
     _save(model, test_accuracy, path)
     return model

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cgan.checkpoint import load_checkpoint, write_json
+from cgan.checkpoint import load_checkpoint
 from cgan.cli import add_common_args, run_cli, set_threads
 from cgan.config import to_dict
 from cgan.errors import UserFacingError
+from cgan.files import write_json
 from cgan.layers import TowerNet
 from cgan.noise import sample_noise
 from cgan.paths import REPO_ROOT, cache_dir
@@ -89,7 +90,9 @@ def evaluate_run(cfg: MnistExperiment, splits, run_dir: Path, classifier_cache: 
         "eval_seconds_during_training": sum(r.get("eval_seconds", 0.0) for r in last["history"]),
     }
     if cfg.conditional:
-        classifier = load_or_train_classifier(splits, classifier_cache)
+        classifier = load_or_train_classifier(splits, classifier_cache,
+                                              epochs=cfg.eval.classifier_epochs,
+                                              min_accuracy=cfg.eval.classifier_min_accuracy)
         row["conditional_accuracy"] = conditional_accuracy(classifier, samples, labels)
         row["classifier_test_accuracy"] = accuracy(classifier, splits.test_x, splits.test_y)
     row.update({"config": to_dict(cfg), "training_sessions": last["sessions"],

@@ -28,6 +28,8 @@ class MnistEvalSettings:
     sigma_count: int = 10
     every_epochs: int = 1
     seed: int = 2014
+    classifier_epochs: float = 3.0
+    classifier_min_accuracy: float = 0.99
 
     def check(self) -> None:
         require(self.samples_per_class >= 1, "eval.samples_per_class must be >= 1")
@@ -36,6 +38,8 @@ class MnistEvalSettings:
         require(self.sigma_count >= 1, "eval.sigma_count must be >= 1")
         require(self.sigma_log10_min <= self.sigma_log10_max, "eval.sigma_log10_min must be <= max")
         require(self.every_epochs >= 1, "eval.every_epochs must be >= 1")
+        require(self.classifier_epochs > 0, "eval.classifier_epochs must be > 0")
+        require(0 < self.classifier_min_accuracy <= 1, "eval.classifier_min_accuracy must be in (0, 1]")
 
     def sigmas(self) -> np.ndarray:
         return np.logspace(self.sigma_log10_min, self.sigma_log10_max, self.sigma_count)

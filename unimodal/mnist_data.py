@@ -27,16 +27,15 @@ import urllib.request
 import warnings
 import zipfile
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 from tqdm import tqdm
 
 from cgan import paths
 from cgan.errors import DataError
+from cgan.files import atomic_write
 
 MNIST_FILES: dict[str, str] = {
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -203,24 +202,11 @@ def _find_raw(name: str, root: Path, cache: Path) -> Path | None:
 # ---------------------------------------------------------------- downloading
 
 
-def _write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Write a temp file in the same folder, then os.replace: no reader ever sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _store(raw: bytes, name: str, source: object, cache: Path) -> None:
     """Verify bytes from a remote source, then keep them gzipped under the official name."""
     _decode_verified(raw, name, source)
     packed = raw if raw[:2] == _GZIP_MAGIC else gzip.compress(raw, compresslevel=6)
-    _write_atomic(cache / f"{name}.gz", lambda handle: handle.write(packed))
+    atomic_write(cache / f"{name}.gz", lambda handle: handle.write(packed))
 
 
 def _fetch_url(url: str, label: str, progress: bool) -> bytes:
@@ -368,7 +354,7 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Cache the decoded arrays; failing to write only costs speed next time, so it only warns."""
     checksums = np.array(list(MNIST_FILES.values()))
     try:
-        _write_atomic(path, lambda handle: np.savez(handle, checksums=checksums, **arrays))
+        atomic_write(path, lambda handle: np.savez(handle, checksums=checksums, **arrays))
     except OSError as exc:
         warnings.warn(f"could not write the MNIST cache {path}: {exc}", stacklevel=3)
 

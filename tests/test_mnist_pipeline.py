@@ -1,0 +1,86 @@
+"""End to end on real MNIST: the smoke config trains, resumes, evaluates, reports and samples."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cgan.errors import ConfigError, UserFacingError
+from unimodal import evaluate, generate, report, train
+from unimodal.experiment import load_experiment
+
+REPO = Path(__file__).resolve().parent.parent
+DATA_ROOT = os.environ.get("CGAN_TEST_DATA_ROOT", str(REPO.parent / "shared" / "data"))
+SMOKE = str(REPO / "experiments" / "mnist_smoke.yaml")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """Train 1 epoch, then resume to 2 (as after an interruption); evaluate; build the table."""
+    root = tmp_path_factory.mktemp("smoke")
+    common = ["--config", SMOKE, "--data-root", DATA_ROOT, "--cache-dir", str(root / "cache"),
+              "--set", f"run_dir={root / 'runs'}", "--set", f"results_dir={root / 'results'}",
+              "--set", "name=mnist_cgan", "--threads", "2"]
+    assert train.main([*common, "--set", "train.max_epochs=1", "--no-evaluate"]) == 0
+    assert train.main([*common, "--set", "train.max_epochs=2"]) == 0
+    assert report.main(["--results", str(root / "results")]) == 0
+    return root, common
+
+
+def test_smoke_run_writes_a_table1_row_with_provenance(smoke_run):
+    root, _ = smoke_run
+    row = json.loads((root / "results" / "mnist_cgan.json").read_text())
+    assert row["epochs_run"] == 2 and row["complete"] and row["updates"] == 40
+    assert [r["epoch"] for r in row["history"]] == [1, 2]
+    assert len(row["training_sessions"]) == 2  # trained, then resumed
+    parzen = row["parzen"]
+    assert parzen["n_samples"] == 500 and parzen["n_test"] == 10000
+    assert np.isclose(np.logspace(-1, 0, 10), parzen["sigma"]).sum() == 1
+    assert np.isfinite(parzen["mean"]) and parzen["std_error"] > 0
+    assert 0 <= row["conditional_accuracy"] <= 1 and row["classifier_test_accuracy"] >= 0.8
+    assert row["config"]["seed"] == 1234 and row["evaluation"]["commit"]
+    assert (root / "results" / "smoke_samples.png").stat().st_size > 1000
+    table = (root / "results" / "table1.md").read_text()
+    assert "132 ± 1.8" in table and f"{parzen['mean']:.1f} ± {parzen['std_error']:.1f}" in table
+    assert (root / "results" / "curves.png").exists()
+
+
+def test_a_finished_run_is_not_trained_again(smoke_run, capsys):
+    root, common = smoke_run
+    assert train.main([*common, "--set", "train.max_epochs=2", "--no-evaluate"]) == 0
+    assert "resumed" in capsys.readouterr().out
+    history = json.loads((root / "runs" / "mnist_cgan" / "history.json").read_text())
+    assert len(history) == 2
+
+
+def test_generate_writes_png_and_npy_for_chosen_digits(smoke_run):
+    root, _ = smoke_run
+    checkpoint = str(root / "runs" / "mnist_cgan" / "best.pt")
+    npy = root / "digits.npy"
+    assert generate.main(["--checkpoint", checkpoint, "--digits", "3", "7", "-n", "4",
+                          "--out", str(npy)]) == 0
+    samples = np.load(npy)
+    assert samples.shape == (8, 28, 28) and samples.min() >= 0 and samples.max() <= 1
+    png = root / "digits.png"
+    assert generate.main(["--checkpoint", checkpoint, "-n", "3", "--out", str(png)]) == 0
+    assert png.stat().st_size > 500
+    with pytest.raises(UserFacingError):
+        generate.main(["--checkpoint", checkpoint, "--digits", "12", "--out", str(png)])
+
+
+def test_evaluate_without_a_run_says_to_train_first(tmp_path):
+    with pytest.raises(UserFacingError, match="train first"):
+        evaluate.main(["--config", SMOKE, "--set", f"run_dir={tmp_path}"])
+
+
+def test_experiment_configs_load_and_bad_overrides_are_rejected():
+    cgan = load_experiment(REPO / "experiments" / "mnist_cgan.yaml")
+    assert cgan.train.lr_decay == 1.00004 and cgan.discriminator.joint_layers == ["maxout 240x4"]
+    gan = load_experiment(REPO / "experiments" / "mnist_gan.yaml")
+    assert not gan.conditional and gan.train.lr_decay == 1.000004
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_experiment(SMOKE, ["train.learning_rat=0.1"])
+    with pytest.raises(ConfigError, match="keep probability"):
+        load_experiment(SMOKE, ["generator.hidden_keep=1.5"])
