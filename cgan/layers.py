@@ -84,7 +84,9 @@ class DropoutMasks:
         return torch.from_numpy(kept.reshape(shape)).mul_(1.0 / keep)
 
     def apply(self, x: torch.Tensor, keep: float) -> torch.Tensor:
-        return x if keep >= 1.0 else x * self.mask(tuple(x.shape), keep)
+        if keep >= 1.0:
+            return x
+        return x * self.mask(tuple(x.shape), keep).to(x.device, non_blocking=True)
 
     def state(self) -> dict:
         return self.rng.bit_generator.state

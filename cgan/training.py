@@ -106,8 +106,10 @@ class AdversarialTrainer:
 
     def __init__(self, generator: TowerNet, discriminator: TowerNet, batches: ShuffledBatches,
                  settings: TrainSettings, run_dir: str | Path, seed: int,
-                 evaluate: EvaluateFn | None = None, identity: Any = None, progress: bool | None = None):
-        self.generator, self.discriminator = generator, discriminator
+                 evaluate: EvaluateFn | None = None, identity: Any = None, progress: bool | None = None,
+                 device: str = "cpu"):
+        self.device = torch.device(device)
+        self.generator, self.discriminator = generator.to(self.device), discriminator.to(self.device)
         self.batches, self.settings, self.seed = batches, settings, seed
         self.run_dir = Path(run_dir)
         self.evaluate = evaluate
@@ -133,7 +135,7 @@ class AdversarialTrainer:
     def step(self, data: torch.Tensor, condition: torch.Tensor | None, momentum: float) -> torch.Tensor:
         """One simultaneous D and G update; returns [d_loss, g_loss, mean D(real), mean D(fake)]."""
         n = data.shape[0]
-        z = sample_noise(self.settings.noise, n, self.settings.noise_dim, self.noise_rng)
+        z = sample_noise(self.settings.noise, n, self.settings.noise_dim, self.noise_rng).to(self.device)
         fake = self.generator.sample(z, condition)
         both_cond = None if condition is None else torch.cat([condition, condition])
         logits = self.discriminator(torch.cat([data, fake]), both_cond).squeeze(-1)
@@ -172,7 +174,10 @@ class AdversarialTrainer:
         bar = tqdm(self.batches.epoch(epoch), total=len(self.batches), disable=not self.progress,
                    desc=f"epoch {epoch}/{self.settings.max_epochs}", leave=False)
         for data, condition in bar:
-            totals += self.step(data, condition, momentum)
+            data = data.to(self.device, non_blocking=True)
+            if condition is not None:
+                condition = condition.to(self.device, non_blocking=True)
+            totals += self.step(data, condition, momentum).cpu()
         seconds = time.perf_counter() - started
         self.train_seconds += seconds
         d_loss, g_loss, d_real, d_fake = (totals / len(self.batches)).tolist()
@@ -223,7 +228,7 @@ class AdversarialTrainer:
         path = self.run_dir / "last.pt"
         if not path.exists():
             return False
-        state = load_checkpoint(path)
+        state = load_checkpoint(path, self.device)
         conflicts = identity_conflicts(state.get("identity"), self.identity)
         if conflicts:
             raise UserFacingError(
@@ -249,6 +254,15 @@ def identity_conflicts(saved: Any, current: Any, where: str = "") -> list[str]:
         return [conflict for key in sorted(saved.keys() & current.keys())
                 for conflict in identity_conflicts(saved[key], current[key], f"{where}{key}.")]
     return [] if saved == current else [where.rstrip(".") or "identity"]
+
+
+def pick_device(name: str) -> str:
+    """'auto' means the GPU when torch sees one, else the CPU."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserFacingError(f"device {name!r} was asked for, but torch sees no GPU; use 'auto' or 'cpu'")
+    return name
 
 
 def _describe(record: dict[str, Any], max_epochs: int) -> str:

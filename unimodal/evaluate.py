@@ -33,12 +33,13 @@ def generate(generator: TowerNet, cfg: MnistExperiment, labels: np.ndarray | Non
     was_training = generator.training
     generator.eval()
     rng = torch.Generator().manual_seed(seed)
+    device = next(generator.parameters()).device
     out = []
     for start in range(0, count, batch_size):
         n = min(batch_size, count - start)
-        z = sample_noise(cfg.train.noise, n, cfg.train.noise_dim, rng)
-        y = None if labels is None else one_hot(labels[start:start + n])
-        out.append(generator.sample(z, y))
+        z = sample_noise(cfg.train.noise, n, cfg.train.noise_dim, rng).to(device)
+        y = None if labels is None else one_hot(labels[start:start + n]).to(device)
+        out.append(generator.sample(z, y).cpu())
     generator.train(was_training)
     return torch.cat(out).numpy()
 

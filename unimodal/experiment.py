@@ -58,6 +58,7 @@ class MnistExperiment:
     marginal_clip: float = 1e-7
     train_images: int = 50000
     threads: int | None = None
+    device: str = "auto"
     run_dir: str = "runs"
     results_dir: str = "results/mnist"
     figure_name: str = "samples.png"
@@ -68,6 +69,8 @@ class MnistExperiment:
         require(1 <= self.train_images <= 50000, "train_images must be in [1, 50000]")
         require(0 < self.marginal_clip < 0.5, "marginal_clip must be in (0, 0.5)")
         require(self.threads is None or self.threads >= 1, "threads must be >= 1 or null")
+        require(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda"),
+                "device must be auto, cpu, cuda or cuda:N")
         if self.conditional:
             for net in ("generator", "discriminator"):
                 require(getattr(self, net).condition_layers is not None,
@@ -78,7 +81,7 @@ class MnistExperiment:
         return NUM_CLASSES if self.conditional else 0
 
 
-RESUMABLE_CHANGES = ("threads", "run_dir", "results_dir", "figure_name")
+RESUMABLE_CHANGES = ("threads", "device", "run_dir", "results_dir", "figure_name")
 
 
 def run_identity(cfg: MnistExperiment) -> dict:

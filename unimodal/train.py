@@ -13,7 +13,7 @@ import torch
 
 from cgan.cli import add_common_args, run_cli, set_threads
 from cgan.paths import cache_dir
-from cgan.training import AdversarialTrainer, ShuffledBatches
+from cgan.training import AdversarialTrainer, ShuffledBatches, pick_device
 from unimodal.evaluate import ValidationScore, evaluate_run, run_directory, write_outputs
 from unimodal.experiment import build_networks, load_experiment, one_hot, run_identity
 from unimodal.mnist_data import load_mnist
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     trainer = AdversarialTrainer(
         generator, discriminator, make_batches(cfg, splits), cfg.train, run_dir, cfg.seed,
         evaluate=ValidationScore(generator, cfg, splits.valid_x), identity=run_identity(cfg),
-        progress=args.progress)
+        progress=args.progress, device=pick_device(cfg.device))
     trainer.fit()
     if not args.no_evaluate:
         row = evaluate_run(cfg, splits, run_dir, cache_dir(args.cache_dir))
