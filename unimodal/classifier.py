@@ -15,7 +15,7 @@ from tqdm import tqdm
 from cgan.files import atomic_write
 
 CACHE_NAME = "mnist_classifier_{epochs:g}ep.pt"
-FULL_EPOCHS = 3
+FULL_EPOCHS = 5  # 3 epochs gave 98.5% (constant lr) and 99.07% (decayed): too close to 99%
 MIN_TEST_ACCURACY = 0.99
 
 
@@ -65,8 +65,10 @@ def _batch_indices(n: int, batch_size: int, steps: int, generator: torch.Generat
 def train_classifier(
     train_x, train_y, epochs=FULL_EPOCHS, batch_size=128, seed=0, progress=True
 ) -> MnistClassifier:
-    """Adam (lr 1e-3) on cross-entropy; same seed and data give the same weights.
+    """Adam on cross-entropy; same seed and data give the same weights.
 
+    The learning rate falls linearly from 1e-3 to 0, so training does not end on
+    a noisy step (with a constant rate test accuracy swings by ~0.4%).
     epochs may be fractional (e.g. 0.25) for quick tests.
     """
     x, y = _as_pixels(train_x), _as_labels(train_y)
@@ -74,9 +76,10 @@ def train_classifier(
         torch.manual_seed(seed)
         model = MnistClassifier()
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = nn.CrossEntropyLoss()
     steps = round(epochs * -(-x.shape[0] // batch_size))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / max(steps, 1))
+    loss_fn = nn.CrossEntropyLoss()
     bar = tqdm(_batch_indices(x.shape[0], batch_size, steps, generator),
                total=steps, desc="classifier", disable=not progress)  # fmt: skip
     model.train()
@@ -85,6 +88,7 @@ def train_classifier(
         loss = loss_fn(model(x[idx]), y[idx])
         loss.backward()
         optimizer.step()
+        schedule.step()
         bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
     return model.eval()
 

@@ -30,6 +30,7 @@ class MnistEvalSettings:
     seed: int = 2014
     classifier_epochs: float = 3.0
     classifier_min_accuracy: float = 0.99
+    sample_with_dropout: bool = True
 
     def check(self) -> None:
         require(self.samples_per_class >= 1, "eval.samples_per_class must be >= 1")

@@ -14,7 +14,7 @@ import torch
 from cgan.cli import add_common_args, run_cli, set_threads
 from cgan.paths import cache_dir
 from cgan.training import AdversarialTrainer, ShuffledBatches, pick_device
-from unimodal.evaluate import ValidationScore, evaluate_run, run_directory, write_outputs
+from unimodal.evaluate import ValidationScore, evaluate_and_write, run_directory
 from unimodal.experiment import build_networks, load_experiment, one_hot, run_identity
 from unimodal.mnist_data import load_mnist
 
@@ -54,11 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         progress=args.progress, device=pick_device(cfg.device))
     trainer.fit()
     if not args.no_evaluate:
-        row = evaluate_run(cfg, splits, run_dir, cache_dir(args.cache_dir))
-        path = write_outputs(cfg, row, run_dir)
-        p = row["parzen"]
-        print(f"{cfg.name}: test Parzen log-likelihood {p['mean']:.1f} +- {p['std_error']:.1f} "
-              f"(sigma {p['sigma']:.3f}, best epoch {row['best_epoch']}) -> {path}")
+        evaluate_and_write(cfg, splits, run_dir, cache_dir(args.cache_dir))
     return 0
 
 
