@@ -38,7 +38,8 @@ class _Fc7(nn.Module):
     def __init__(self, net: nn.Module, fc7_relu: int):
         super().__init__()
         self.features, self.avgpool = net.features, net.avgpool
-        self.head = nn.Sequential(*[m for m in net.classifier[: fc7_relu + 1] if not isinstance(m, nn.Dropout)])
+        kept = [m for m in net.classifier[: fc7_relu + 1] if not isinstance(m, nn.Dropout)]
+        self.head = nn.Sequential(*kept)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(torch.flatten(self.avgpool(self.features(x)), 1))
@@ -55,7 +56,8 @@ class _Pooled(nn.Module):
         return self.net.extract_features(x).mean(dim=(2, 3))
 
 
-def _torchvision(builder: str, fc7_relu: int) -> tuple[Callable[[], nn.Module], Callable[[nn.Module], nn.Module]]:
+def _torchvision(builder: str, fc7_relu: int) -> tuple[Callable, Callable]:
+    """(build the torchvision classifier with random weights, cut it after fc7's ReLU)."""
     def build() -> nn.Module:
         import torchvision.models
 
@@ -190,10 +192,10 @@ def load_backbone(name: str, *, weights_file: str | Path | None = None, allow_do
                   pretrained: bool = True, device: str | torch.device | None = None) -> Backbone:
     """The frozen feature extractor with its ImageNet weights (or random ones if not pretrained)."""
     backbone = spec(name)
+    path = weights_path(backbone, weights_file, allow_download) if pretrained else None
     net = backbone.build()
     weights: dict = {"file": None, "sha256": None}
-    if pretrained:
-        path = weights_path(backbone, weights_file, allow_download)
+    if path is not None:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
             net.load_state_dict(state)

@@ -25,10 +25,10 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from cgan.files import write_json
 from cgan.cli import add_common_args, run_cli, set_threads
 from cgan.config import load_config, require
 from cgan.errors import DataError
+from cgan.files import write_json
 from cgan.paths import cache_dir
 from features import store
 from features.backbones import BACKBONES, Backbone, load_backbone
@@ -98,10 +98,12 @@ def default_device(device: str | None = None) -> torch.device:
 
 
 def iter_batches(backbone: Backbone, paths: Sequence[str | Path], preprocessing: Preprocessing,
-                 batch_size: int = 64, num_workers: int = 0, start: int = 0) -> Iterator[Batch]:
-    """Features of ``paths[start:]``, batch by batch, in order; unreadable images are reported."""
+                 batch_size: int = 64, num_workers: int = 0, start: int = 0,
+                 root: Path | None = None) -> Iterator[Batch]:
+    """Features of ``paths[start:]`` (relative to ``root`` if given), batch by batch, in order;
+    unreadable images are reported by input index."""
     device = next(backbone.network.parameters()).device
-    loader = DataLoader(ImageFiles(paths[start:], preprocessing), batch_size=batch_size,
+    loader = DataLoader(ImageFiles(paths[start:], preprocessing, root), batch_size=batch_size,
                         shuffle=False, num_workers=num_workers, pin_memory=device.type == "cuda",
                         worker_init_fn=single_thread_worker if num_workers else None)
     with torch.inference_mode():
@@ -151,12 +153,11 @@ def extract_to_folder(backbone: Backbone, images_dir: Path, out: Path, preproces
     writer = store.FeatureWriter.open(out, identity, len(ids), backbone.dim, fresh=fresh)
     p = writer.progress
     resumed_at = p.done
-    paths = [images_dir / i for i in ids]
     start = last_checkpoint = time.perf_counter()
     bar = tqdm(total=len(ids), initial=p.done, unit="img", disable=not progress, dynamic_ncols=True,
                mininterval=1 if sys.stderr.isatty() else 30, desc=backbone.name)
     try:
-        for batch in iter_batches(backbone, paths, preprocessing, batch_size, num_workers, p.done):
+        for batch in iter_batches(backbone, ids, preprocessing, batch_size, num_workers, p.done, images_dir):
             writer.write(batch.count, batch.rows, batch.failures)
             p.add_sizes(batch.widths, batch.heights)
             bar.update(batch.count)

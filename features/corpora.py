@@ -47,7 +47,7 @@ class MirflickrTags:
 
     def describe(self) -> str:
         extra = " plus concept annotations" if self.include_annotations else ""
-        return f"MIR Flickr tags{extra} of images 1..{self.train_max_image_id} ({self.dataset.root})"
+        return f"MIR Flickr tags{extra} of training images 1..{self.train_max_image_id}"
 
     def __iter__(self) -> Iterator[list[str]]:
         for number in self.dataset.image_numbers:
@@ -78,7 +78,7 @@ class Yfcc100mMetadata:
         self.malformed = 0  # lines of the last pass that had neither layout
 
     def describe(self) -> str:
-        return f"YFCC100M metadata ({', '.join(self.fields)}) from {self.path}"
+        return f"YFCC100M metadata ({', '.join(self.fields)}) from {self.path.name}"
 
     def __iter__(self) -> Iterator[list[str]]:
         self.malformed = lines = 0
@@ -115,7 +115,7 @@ class PlainText:
 
     def describe(self) -> str:
         where = f", column {self.column}" if self.column is not None else ""
-        return f"plain text {self.path}{where}"
+        return f"plain text {self.path.name}{where}"
 
     def __iter__(self) -> Iterator[list[str]]:
         self.short_lines = 0

@@ -86,10 +86,11 @@ class ImageFiles(Dataset):
     """Items are (index, tensor, error, width, height); error is '' when the image was read.
 
     An unreadable image gives a zero tensor and the reason, so the DataLoader never stops.
+    With ``root``, ``paths`` are relative to it (short strings instead of a million Paths).
     """
 
-    def __init__(self, paths: list[str | Path], preprocessing: Preprocessing):
-        self.paths = list(paths)
+    def __init__(self, paths: list[str | Path], preprocessing: Preprocessing, root: Path | None = None):
+        self.paths, self.root = paths, root
         self.preprocessing = preprocessing
         self._transform = preprocessing.transform()
 
@@ -98,7 +99,8 @@ class ImageFiles(Dataset):
 
     def __getitem__(self, index: int):
         try:
-            image = load_rgb(self.paths[index])
+            path = self.paths[index]
+            image = load_rgb(self.root / path if self.root else path)
             return index, self._transform(image), "", image.width, image.height
         except Exception as error:  # noqa: BLE001 - any decoding failure is reported, not raised
             blank = torch.zeros(3, self.preprocessing.crop, self.preprocessing.crop)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cgan.files import atomic_write
 from cgan.config import to_dict
+from cgan.files import atomic_write
 from cgan.provenance import provenance
 
 

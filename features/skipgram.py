@@ -19,10 +19,10 @@ from pathlib import Path
 
 from gensim.models import KeyedVectors, Word2Vec
 
-from cgan.files import write_json
 from cgan.cli import add_common_args, run_cli
 from cgan.config import from_dict, load_config, require
 from cgan.errors import DataError
+from cgan.files import write_json
 from cgan.paths import cache_dir, data_root
 from features.corpora import Concatenated, MirflickrTags, PlainText, Yfcc100mMetadata
 from features.mirflickr import MirFlickr, is_train
@@ -86,7 +86,8 @@ class WordVectorSettings:
     name: str = "flickr_wordvecs"
     corpus: CorpusSettings = field(default_factory=CorpusSettings)
     word2vec: Word2VecSettings = field(default_factory=Word2VecSettings)
-    probe_words: list[str] = field(default_factory=lambda: ["sky", "dog", "river", "night", "food", "portrait"])
+    probe_words: list[str] = field(
+        default_factory=lambda: ["sky", "dog", "river", "night", "food", "portrait"])
     neighbours: int = 10
     output_dir: str | None = None  # None: <cache>/flickr/wordvecs
     results_dir: str = "results/flickr"
@@ -209,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m features.skipgram", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="example: python -m features.skipgram --set word2vec.epochs=5 --yfcc yfcc100m_dataset.bz2")
+        epilog="--threads N sets word2vec.workers (gensim threads; 1 is bit-reproducible). "
+               "example: python -m features.skipgram --set word2vec.epochs=5 --yfcc yfcc100m_dataset.bz2")
     add_common_args(parser, DEFAULT_CONFIG)
     parser.add_argument("--yfcc", action="append", default=[], metavar="FILE",
                         help="add a YFCC100M dataset file (plain, .gz or .bz2) to the corpus (repeatable)")
@@ -244,8 +246,9 @@ def main(argv: list[str] | None = None) -> int:
         tag_coverage=coverage, neighbours=near, vectors_file=str(kv_path))
     results = Path(cfg.results_dir)
     write_json(record, results / f"{cfg.name}.json")
-    report = write_markdown_report(f"Skip-gram word vectors: {cfg.name}", record,
-                                   report_body(stats, near, cfg.neighbours, coverage, kv_path), results / f"{cfg.name}.md")
+    body = report_body(stats, near, cfg.neighbours, coverage, kv_path)
+    report = write_markdown_report(f"Skip-gram word vectors: {cfg.name}", record, body,
+                                   results / f"{cfg.name}.md")
     print(f"{stats['vocabulary']:,} words x {cfg.word2vec.vector_size} from {stats['documents']:,} "
           f"documents ({stats['tokens']:,} words) in {stats['training_seconds']:.0f} s -> {kv_path}; "
           f"report {report}")

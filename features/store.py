@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cgan.files import write_json
 from cgan.errors import DataError
+from cgan.files import write_json
 
 FEATURES, IDS, FAILED, META = "features.npy", "ids.txt", "failed.txt", "meta.json"
 PARTIAL, PROGRESS = "features.partial.npy", "progress.json"

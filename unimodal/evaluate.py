@@ -25,7 +25,6 @@ from unimodal.figures import save_digit_grid
 from unimodal.mnist_data import load_mnist
 from unimodal.parzen import best_sigma, parzen_protocol
 
-
 SAMPLING_MODES = ("dropout", "deterministic")
 
 
