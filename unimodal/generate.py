@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="digits to condition on (default: 0-9); ignored by unconditional nets")
     parser.add_argument("-n", type=int, default=10, help="samples per digit (default 10)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    parser.add_argument("--dropout", action=argparse.BooleanOptionalAction, default=None,
+                        help="sample with the generator's dropout on (default: the run's "
+                             "eval.sample_with_dropout)")
     parser.add_argument("--out", required=True, help="output file: .png (grid, one row per digit) or .npy")
     args = parser.parse_args(argv)
     state = load_checkpoint(args.checkpoint)
@@ -35,14 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     cfg = from_dict(MnistExperiment, identity)
     generator, _ = build_networks(cfg)
     generator.load_state_dict(state["generator"])
+    dropout = cfg.eval.sample_with_dropout if args.dropout is None else args.dropout
     digits = list(range(NUM_CLASSES)) if args.digits is None else args.digits
     if any(d not in range(NUM_CLASSES) for d in digits) or args.n < 1:
         raise UserFacingError("--digits must be in 0..9 and -n at least 1")
     if cfg.conditional:
         labels = np.repeat(np.array(digits), args.n)
-        samples, rows = generate(generator, cfg, labels, labels.size, args.seed), len(digits)
+        samples, rows = generate(generator, cfg, labels, labels.size, args.seed, dropout), len(digits)
     else:
-        samples, rows = generate(generator, cfg, None, args.n, args.seed), 1
+        samples, rows = generate(generator, cfg, None, args.n, args.seed, dropout), 1
     out = Path(args.out)
     if out.suffix == ".npy":
         np.save(out, samples.reshape(-1, 28, 28))
