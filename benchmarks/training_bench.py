@@ -57,21 +57,29 @@ def step_seconds(config: str, steps: int = 60, bf16: bool = False) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def step_gflop(config: str, steps: int = 5) -> float:
-    """Matmul GFLOP in one update, counted by the profiler (forward and backward)."""
+def step_profile(config: str, steps: int = 10) -> dict:
+    """Where an update's time goes: matmul GFLOP (forward and backward, counted by the
+    profiler) and the share of the wall time spent in matmuls (the rest: elementwise ops,
+    dropout masks, Python)."""
     trainer, batches = _trainer(config)
     trainer.step(*next(batches), 0.5)
+    started = time.perf_counter()
     with profile(activities=[ProfilerActivity.CPU], with_flops=True) as prof:
         for _ in range(steps):
             trainer.step(*next(batches), 0.5)
-    return sum(e.flops for e in prof.key_averages() if e.flops) / steps / 1e9
+    wall_us = (time.perf_counter() - started) * 1e6
+    events = prof.key_averages()
+    matmul = sum(e.self_cpu_time_total for e in events if e.key in ("aten::mm", "aten::addmm"))
+    return {"gflop_per_update": sum(e.flops for e in events if e.flops) / steps / 1e9,
+            "matmul_share_of_wall_time": matmul / wall_us}
 
 
 def run(config: str = "experiments/mnist_cgan.yaml") -> dict:
     peak = matmul_gflops(2048, 2048, 2048)
     layer = matmul_gflops(100, 1200, 1200)
     seconds = step_seconds(config)
-    gflop = step_gflop(config)
+    profile_ = step_profile(config)
+    gflop = profile_["gflop_per_update"]
     bf16_seconds = step_seconds(config, steps=10, bf16=True)
     updates_per_epoch = 500
     return {
@@ -83,7 +91,7 @@ def run(config: str = "experiments/mnist_cgan.yaml") -> dict:
         "bf16_matmul_gflops_100x1200x1200": matmul_gflops(100, 1200, 1200, torch.bfloat16, 0.5),
         "update_seconds": seconds,
         "updates_per_second": 1 / seconds,
-        "gflop_per_update": gflop,
+        **profile_,
         "achieved_gflops": gflop / seconds,
         "fraction_of_matmul_peak": gflop / seconds / peak,
         "epoch_seconds": updates_per_epoch * seconds,
