@@ -82,6 +82,11 @@ def tiny_splits():
     return SimpleNamespace(train_x=x, train_y=y, valid_x=x, valid_y=y, test_x=x, test_y=y)
 
 
+def _cache_file(cache_dir):
+    """Where load_or_train_classifier keeps the default classifier."""
+    return cache_dir / classifier.CACHE_NAME.format(epochs=classifier.FULL_EPOCHS)
+
+
 def _stub_training(monkeypatch, test_accuracy):
     """Make training instant and scoring return test_accuracy; return the trained model."""
     model = MnistClassifier().eval()
@@ -93,9 +98,9 @@ def _stub_training(monkeypatch, test_accuracy):
 def test_cache_is_written_then_reused(monkeypatch, tmp_path, tiny_splits):
     trained = _stub_training(monkeypatch, 0.995)
     load_or_train_classifier(tiny_splits, tmp_path, progress=False)
-    saved = torch.load(tmp_path / "mnist_classifier.pt", weights_only=True)
+    saved = torch.load(_cache_file(tmp_path), weights_only=True)
     assert saved["test_accuracy"] == 0.995
-    assert [p.name for p in tmp_path.iterdir()] == ["mnist_classifier.pt"]
+    assert list(tmp_path.iterdir()) == [_cache_file(tmp_path)]
 
     monkeypatch.setattr(classifier, "train_classifier", pytest.fail)
     loaded = load_or_train_classifier(tiny_splits, tmp_path, progress=False)
@@ -105,7 +110,7 @@ def test_cache_is_written_then_reused(monkeypatch, tmp_path, tiny_splits):
 
 
 def test_corrupt_cache_is_retrained(monkeypatch, tmp_path, tiny_splits):
-    (tmp_path / "mnist_classifier.pt").write_bytes(b"not a checkpoint")
+    _cache_file(tmp_path).write_bytes(b"not a checkpoint")
     trained = _stub_training(monkeypatch, 0.995)
     with pytest.warns(UserWarning, match="unusable classifier cache"):
         model = load_or_train_classifier(tiny_splits, tmp_path, progress=False)
@@ -116,4 +121,4 @@ def test_weak_classifier_is_refused_and_not_cached(monkeypatch, tmp_path, tiny_s
     _stub_training(monkeypatch, 0.98)
     with pytest.raises(RuntimeError, match="0.98"):
         load_or_train_classifier(tiny_splits, tmp_path, progress=False)
-    assert not (tmp_path / "mnist_classifier.pt").exists()
+    assert not _cache_file(tmp_path).exists()

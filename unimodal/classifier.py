@@ -141,10 +141,10 @@ def _save(model: nn.Module, test_accuracy: float, path: Path) -> None:
 
 def load_or_train_classifier(splits, cache_dir, progress=True, epochs=FULL_EPOCHS,
                              min_accuracy=MIN_TEST_ACCURACY) -> MnistClassifier:
-    """The scoring classifier from <cache_dir>/mnist_classifier.pt, trained if absent.
+    """The scoring classifier from <cache_dir>/mnist_classifier_<epochs>ep.pt, trained if absent.
 
-    A fresh one is trained on splits.train_x and must reach 99% on splits.test_x
-    before it is cached.
+    A fresh one is trained on splits.train_x for epochs epochs and must reach
+    min_accuracy on splits.test_x before it is cached.
     """
     path = Path(cache_dir) / CACHE_NAME.format(epochs=epochs)
     model = _load_cached(path)

@@ -28,7 +28,7 @@ class MnistEvalSettings:
     sigma_count: int = 10
     every_epochs: int = 1
     seed: int = 2014
-    classifier_epochs: float = 3.0
+    classifier_epochs: float = 5.0
     classifier_min_accuracy: float = 0.99
     sample_with_dropout: bool = True
 

@@ -1,0 +1,121 @@
+"""End to end on a tiny MIR-Flickr-shaped data set: features (the real lite0 network), word
+vectors (gensim), CGAN and regressor training, decoding, scores, Table 2; then a second run that
+skips every stage."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cgan.errors import ConfigError
+from multimodal import pipeline
+from multimodal.experiment import load_experiment
+
+REPO = Path(__file__).resolve().parent.parent
+SMOKE = str(REPO / "experiments" / "flickr_smoke.yaml")
+
+# Three kinds of picture, each with its own colour and its own tags; numbers above 15,000 test.
+TOPICS = {
+    "beach": ((40, 110, 220), ["sea", "sand", "beach", "waves", "summer"]),
+    "forest": ((40, 160, 60), ["tree", "forest", "green", "nature", "leaves"]),
+    "city": ((120, 120, 120), ["street", "city", "building", "urban", "night"]),
+}
+CONCEPTS = {"sea": "beach", "tree": "forest", "structures": "city"}  # annotation file -> topic
+
+
+def tiny_images() -> dict[int, tuple[str, list[str]]]:
+    """Image number -> (topic, tags): 21 training images (one untagged), 9 test images."""
+    numbers = [*range(1, 22), *range(15001, 15010)]
+    images = {}
+    for i, number in enumerate(numbers):
+        topic = list(TOPICS)[i % 3]
+        words = TOPICS[topic][1]
+        images[number] = (topic, [words[i % 5], words[(i + 1) % 5], words[(i + 2) % 5].upper()])
+    images[4] = ("beach", [])  # no tags: left out (paper §4.2)
+    images[15001] = ("beach", ["sea", "unseenword"])  # a test tag the word model never saw
+    return images
+
+
+def make_tiny_flickr(data_root: Path) -> dict[int, tuple[str, list[str]]]:
+    """The official layout: mirflickr/imN.jpg, mirflickr/meta/tags/tagsN.txt, annotations/."""
+    images = tiny_images()
+    folder = data_root / "mirflickr25k" / "mirflickr"
+    (folder / "meta" / "tags").mkdir(parents=True)
+    (data_root / "mirflickr25k" / "annotations").mkdir()
+    rng = np.random.default_rng(0)
+    for number, (topic, tags) in images.items():
+        colour = np.array(TOPICS[topic][0]) + rng.integers(-20, 20, 3)
+        pixels = np.clip(colour + rng.normal(0, 12, (48, 48, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(folder / f"im{number}.jpg", quality=90)
+        (folder / "meta" / "tags" / f"tags{number}.txt").write_text("".join(f"{t}\n" for t in tags))
+    for concept, topic in CONCEPTS.items():
+        members = [n for n, (t, _) in images.items() if t == topic]
+        suffix = "_r1" if concept == "sea" else ""  # the stricter "relevant" files count too
+        (data_root / "mirflickr25k" / "annotations" / f"{concept}{suffix}.txt").write_text(
+            "".join(f"{n}\n" for n in members))
+    return images
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("flickr")
+    make_tiny_flickr(root / "data")
+    threads = torch.get_num_threads()
+    args = ["--config", SMOKE, "--data-root", str(root / "data"), "--cache-dir", str(root / "cache"),
+            "--threads", "1", "--set", f"run_dir={root / 'runs'}", "--set", f"results_dir={root / 'results'}"]
+    try:
+        assert pipeline.main(args) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return root, args
+
+
+def test_pipeline_writes_scores_table2_and_figure(smoke_run):
+    root, _ = smoke_run
+    results = root / "results"
+    record = json.loads((results / "metrics.json").read_text())
+    assert set(record["scores"]) == {"frequent", "knn", "regressor", "cgan/dropout", "cgan/deterministic"}
+    for scores in record["scores"].values():
+        assert scores["images"] == 9
+        for name in ("precision@10", "recall@10", "recall@10_in_vocabulary", "any_hit@10"):
+            assert 0 <= scores[name] <= 1
+    splits = record["data"]["splits"]
+    assert (splits["train"]["images"], splits["valid"]["images"], splits["test"]["images"]) == (16, 4, 9)
+    assert record["data"]["left_out_untagged"] == 1
+    assert record["data"]["out_of_vocabulary"]["test"]["distinct_dropped"] == 1  # "unseenword"
+    assert record["data"]["feature_dim"] == 1280 and record["data"]["backbone"] == "efficientnet-lite0"
+    assert record["training"]["cgan"]["epochs_run"] == 2
+    assert record["evaluation"]["commit"] and record["deviations"]
+    table = (results / "table2.md").read_text()
+    assert len(record["table2"]) == 10
+    for row in record["table2"]:
+        assert f"| im{row['image']} |" in table and len(row["generated"]["cgan/dropout"]) == 10
+    assert "efficientnet-lite0" in table and "Deviations from the paper" in table
+    assert "(b) nearest-neighbour tag transfer" in (results / "metrics.md").read_text()
+    assert (results / "table2.png").stat().st_size > 10_000
+    assert (results / "features_efficientnet-lite0.json").is_file()  # the encoders' own reports
+    assert (results / "smoke_wordvecs.json").is_file()
+
+
+def test_second_run_skips_every_stage(smoke_run, capsys):
+    root, args = smoke_run
+    assert pipeline.main(args) == 0
+    out = capsys.readouterr().out
+    assert "stage features: skipped" in out and "stage wordvecs: skipped" in out
+    assert out.count("resumed") == 2  # both finished runs found, nothing trained
+    record = json.loads((root / "results" / "metrics.json").read_text())
+    assert record["decoded_cached"] is True
+
+
+def test_configs_load_and_bad_values_are_rejected():
+    cfg = load_experiment(REPO / "experiments" / "flickr_cgan.yaml")
+    assert cfg.generator.condition_layers == ["relu 2000"] and cfg.generator.output_layer == "linear 200"
+    assert cfg.discriminator.joint_layers == ["maxout 1000x3"] and cfg.train.noise == "gaussian"
+    assert (cfg.eval.samples, cfg.eval.nearest, cfg.eval.top) == (100, 20, 10)
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_experiment(SMOKE, ["eval.sampels=3"])
+    with pytest.raises(ConfigError, match="feature_scaling"):
+        load_experiment(SMOKE, ["data.feature_scaling=zscore"])
