@@ -87,10 +87,12 @@ RESUMABLE_CHANGES = ("threads", "device", "run_dir", "results_dir", "figure_name
 
 def run_identity(cfg: MnistExperiment) -> dict:
     """The settings a checkpoint must agree with to be resumed: everything that shapes the
-    trained weights. Where outputs go, threads and the epoch budget may change between runs."""
+    trained weights or picks the best epoch. Where outputs go, threads, the epoch budget and
+    the scoring classifier may change between runs."""
     identity = {k: v for k, v in to_dict(cfg).items() if k not in RESUMABLE_CHANGES}
     identity["train"] = {k: v for k, v in identity["train"].items()
                          if k not in ("max_epochs", "patience")}
+    identity["eval"] = {k: v for k, v in identity["eval"].items() if not k.startswith("classifier_")}
     return identity
 
 
