@@ -1,0 +1,10 @@
+"""The Flickr tagging experiment (paper §4.2, Table 2) and the tagging scores the paper never gave.
+
+- ``pipeline``: ``make flickr-tags``, every stage below, each skipped when its inputs are unchanged.
+- ``download``: MIR Flickr 25,000 from the data root, the cache, or the official archives.
+- ``encoders``: the frozen encoders of ``features/`` run as keyed, cached stages.
+- ``data``: split by image, (image, tag) pairs, vocabulary filtering; ``context`` ties them together.
+- ``experiment``: the config and the networks; ``train``: CGAN and regressor training (resumable).
+- ``sampling``, ``tagging``: generated vectors -> tag lists; ``baselines``, ``metrics``, ``evaluate``.
+- ``report``: table2.md, table2.png and metrics.md, rebuilt from metrics.json.
+"""

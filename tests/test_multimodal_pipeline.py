@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from cgan.errors import ConfigError
-from multimodal import pipeline
+from cgan.errors import ConfigError, UserFacingError
+from multimodal import evaluate, pipeline, report, train
 from multimodal.experiment import load_experiment
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,8 +27,8 @@ CONCEPTS = {"sea": "beach", "tree": "forest", "structures": "city"}  # annotatio
 
 
 def tiny_images() -> dict[int, tuple[str, list[str]]]:
-    """Image number -> (topic, tags): 21 training images (one untagged), 9 test images."""
-    numbers = [*range(1, 22), *range(15001, 15010)]
+    """Image number -> (topic, tags): 21 training images (one untagged), 12 test images."""
+    numbers = [*range(1, 22), *range(15001, 15013)]
     images = {}
     for i, number in enumerate(numbers):
         topic = list(TOPICS)[i % 3]
@@ -59,17 +59,22 @@ def make_tiny_flickr(data_root: Path) -> dict[int, tuple[str, list[str]]]:
     return images
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread (the machine is shared), restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("flickr")
     make_tiny_flickr(root / "data")
-    threads = torch.get_num_threads()
     args = ["--config", SMOKE, "--data-root", str(root / "data"), "--cache-dir", str(root / "cache"),
             "--threads", "1", "--set", f"run_dir={root / 'runs'}", "--set", f"results_dir={root / 'results'}"]
-    try:
-        assert pipeline.main(args) == 0
-    finally:
-        torch.set_num_threads(threads)
+    assert pipeline.main(args) == 0
     return root, args
 
 
@@ -79,11 +84,11 @@ def test_pipeline_writes_scores_table2_and_figure(smoke_run):
     record = json.loads((results / "metrics.json").read_text())
     assert set(record["scores"]) == {"frequent", "knn", "regressor", "cgan/dropout", "cgan/deterministic"}
     for scores in record["scores"].values():
-        assert scores["images"] == 9
+        assert scores["images"] == 12
         for name in ("precision@10", "recall@10", "recall@10_in_vocabulary", "any_hit@10"):
             assert 0 <= scores[name] <= 1
     splits = record["data"]["splits"]
-    assert (splits["train"]["images"], splits["valid"]["images"], splits["test"]["images"]) == (16, 4, 9)
+    assert (splits["train"]["images"], splits["valid"]["images"], splits["test"]["images"]) == (16, 4, 12)
     assert record["data"]["left_out_untagged"] == 1
     assert record["data"]["out_of_vocabulary"]["test"]["distinct_dropped"] == 1  # "unseenword"
     assert record["data"]["feature_dim"] == 1280 and record["data"]["backbone"] == "efficientnet-lite0"
@@ -108,6 +113,17 @@ def test_second_run_skips_every_stage(smoke_run, capsys):
     assert out.count("resumed") == 2  # both finished runs found, nothing trained
     record = json.loads((root / "results" / "metrics.json").read_text())
     assert record["decoded_cached"] is True
+
+
+def test_stage_commands_work_alone(smoke_run, capsys):
+    root, args = smoke_run
+    assert train.main(args) == 0  # finished runs: resumed, not trained again
+    assert evaluate.main(args) == 0
+    assert report.main(["--results", str(root / "results")]) == 0
+    out = capsys.readouterr().out
+    assert "stage features: not run" in out and out.count("resumed") == 2
+    with pytest.raises(UserFacingError, match="train first"):
+        evaluate.main([*args, "--set", "seed=99"])  # other settings: no checkpoint for them
 
 
 def test_configs_load_and_bad_values_are_rejected():

@@ -1,0 +1,165 @@
+"""The tagging experiment's data: images, their tags, the split, and the (image, tag) pairs.
+
+Paper §4.2: images without any tag are left out; the concept annotations count as extra tags;
+an image with n tags appears n times in the training set, once per tag (that tag's word
+vector). Tags become words by the rules of ``features.tokens``, duplicates within an image
+removed. A tag without a word vector cannot be a target, so it is dropped from the pairs (and
+counted), but it stays in the image's ground truth that generated tags are scored against.
+
+Split by image, never by pair: images numbered up to ``train_max_image_id`` train, the rest
+test; the last ``valid_images`` training images (by number) are held out for validation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from gensim.models import KeyedVectors
+
+from cgan.errors import DataError
+from features.mirflickr import MirFlickr, image_number, is_train
+from features.store import StoredFeatures
+from features.tokens import tag_tokens
+from multimodal.experiment import DataSettings
+from multimodal.tagging import unit_rows
+
+
+@dataclass
+class ImageSplit:
+    """Images of one split with their ground-truth tags and their (image, tag) pairs."""
+
+    name: str
+    numbers: np.ndarray  # image numbers, ascending
+    rows: np.ndarray  # their rows in the features file
+    tags: list[list[str]]  # per image: user tags + annotations as words (in or out of the vocabulary)
+    pair_image: np.ndarray  # per pair: position of its image in this split
+    pair_word: np.ndarray  # per pair: row of its tag in the word-vector matrix
+    pairs_before_limit: int = 0  # before data.max_train_pairs (paper §4.2: the first 150,000 pairs)
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def summary(self) -> dict:
+        return {"images": len(self), "pairs": len(self.pair_image),
+                "tags": sum(map(len, self.tags)),
+                "image_numbers": [int(self.numbers.min()), int(self.numbers.max())] if len(self) else None}
+
+
+@dataclass
+class TagData:
+    train: ImageSplit
+    valid: ImageSplit
+    test: ImageSplit
+    features: np.ndarray  # (N, D) float32, scaled as configured; row i = the features file's row i
+    raw_features: np.ndarray  # the same rows as stored (cosine of nearest-neighbour transfer)
+    words: list[str]  # word-vector vocabulary
+    word_vectors: np.ndarray  # (V, d) float32, unit rows if configured
+    stats: dict
+
+    @property
+    def splits(self) -> dict[str, ImageSplit]:
+        return {"train": self.train, "valid": self.valid, "test": self.test}
+
+    def identity(self) -> str:
+        """sha256 of what the networks are trained and selected on (images, pairs, words)."""
+        h = hashlib.sha256()
+        for split in self.splits.values():
+            for array in (split.numbers, split.rows, split.pair_image, split.pair_word):
+                h.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
+        h.update("\n".join(self.words).encode())
+        return h.hexdigest()
+
+
+def image_tags(dataset: MirFlickr, number: int, include_annotations: bool) -> tuple[list[str], list[str]]:
+    """(user tags, user tags + annotations) of one image as words, each list without repeats."""
+    user = list(dict.fromkeys(tag_tokens(dataset.tags(number))))
+    if not include_annotations:
+        return user, user
+    return user, list(dict.fromkeys(user + tag_tokens(dataset.concepts(number))))
+
+
+def feature_rows(stored: StoredFeatures) -> dict[int, int]:
+    """Image number -> row of the features file (ids are imN.jpg paths; others are ignored)."""
+    rows = {}
+    for row, name in enumerate(stored.ids):
+        if Path(name).stem.startswith("im") and Path(name).stem[2:].isdigit():
+            rows[image_number(name)] = row
+    return rows
+
+
+def load_tag_data(dataset: MirFlickr, stored: StoredFeatures, vectors: KeyedVectors,
+                  settings: DataSettings) -> TagData:
+    """Read every image's tags, split by image, build the pairs, scale the features."""
+    rows = feature_rows(stored)
+    vocab = vectors.key_to_index
+    kept: dict[str, list[tuple[int, list[str]]]] = {"train": [], "test": []}
+    untagged = no_features = 0
+    for number in dataset.image_numbers:
+        user, tags = image_tags(dataset, number, settings.include_annotations)
+        if not user:
+            untagged += 1  # paper §4.2: images without any tag are left out
+        elif number not in rows:
+            no_features += 1  # unreadable image: listed in the features' failed.txt
+        else:
+            kept["train" if is_train(number, settings.train_max_image_id) else "test"].append((number, tags))
+    cut = len(kept["train"]) - settings.valid_images
+    if cut < 1 or not kept["test"]:
+        raise DataError(f"the split leaves {max(cut, 0)} training, {settings.valid_images} validation and "
+                        f"{len(kept['test'])} test images; change data.train_max_image_id or data.valid_images")
+    train = _split("train", kept["train"][:cut], rows, vocab, settings.max_train_pairs)
+    valid = _split("valid", kept["train"][cut:], rows, vocab)
+    test = _split("test", kept["test"], rows, vocab)
+    raw = np.asarray(stored.features)
+    words = list(vectors.index_to_key)
+    matrix = np.asarray(vectors.vectors, dtype=np.float32)
+    if settings.center_word_vectors:  # remove the direction all skip-gram vectors share
+        matrix = matrix - matrix.mean(axis=0, dtype=np.float64).astype(np.float32)
+    stats = {
+        "images_in_dataset": len(dataset.image_numbers), "left_out_untagged": untagged,
+        "left_out_without_features": no_features, "annotations_as_tags": settings.include_annotations,
+        "splits": {s.name: s.summary() for s in (train, valid, test)},
+        "train_pairs_before_limit": train.pairs_before_limit,
+        "out_of_vocabulary": _out_of_vocabulary((train, valid, test), vocab),
+        "vocabulary": len(words), "word_dim": int(matrix.shape[1]),
+        "feature_dim": int(raw.shape[1]), "backbone": stored.meta.get("backbone"),
+    }
+    return TagData(train, valid, test, scale_features(raw, train.rows, settings.feature_scaling), raw,
+                   words, unit_rows(matrix) if settings.unit_word_vectors else matrix, stats)
+
+
+def _split(name: str, images: list[tuple[int, list[str]]], rows: dict[int, int], vocab: dict[str, int],
+           max_pairs: int | None = None) -> ImageSplit:
+    pair_image = [i for i, (_, tags) in enumerate(images) for t in tags if t in vocab]
+    pair_word = [vocab[t] for _, tags in images for t in tags if t in vocab]
+    return ImageSplit(name, np.array([n for n, _ in images], dtype=np.int64),
+                      np.array([rows[n] for n, _ in images], dtype=np.int64), [tags for _, tags in images],
+                      np.array(pair_image[:max_pairs], dtype=np.int64),
+                      np.array(pair_word[:max_pairs], dtype=np.int64), len(pair_image))
+
+
+def _out_of_vocabulary(splits, vocab: dict[str, int]) -> dict:
+    """How many tags have no word vector (dropped from the pairs), per split and in all."""
+    out = {}
+    for split in splits:
+        tags = [t for image in split.tags for t in image]
+        missing = [t for t in tags if t not in vocab]
+        out[split.name] = {"tags": len(tags), "dropped": len(missing), "distinct_dropped": len(set(missing)),
+                           "images_without_any_vector": sum(all(t not in vocab for t in image)
+                                                            for image in split.tags)}
+    return out
+
+
+def scale_features(raw: np.ndarray, train_rows: np.ndarray, how: str) -> np.ndarray:
+    """The networks' input: 'standardize' (each dimension to zero mean, unit variance over the
+    training images), 'l2' (each row to unit length) or 'none'."""
+    features = np.asarray(raw, dtype=np.float32)
+    if how == "standardize":
+        train = features[train_rows].astype(np.float64)
+        mean, std = train.mean(axis=0), train.std(axis=0)
+        return ((features - mean) / np.where(std > 1e-8, std, 1.0)).astype(np.float32)
+    if how == "l2":
+        return unit_rows(features)
+    return features.copy()

@@ -1,0 +1,175 @@
+"""The Flickr tagging experiment's config (experiments/flickr_*.yaml) and the networks it describes.
+
+Paper §4.2: G(z | image) generates a 200-d word vector from 100-d Gaussian noise and the image's
+frozen CNN features; D(word vector | image) says whether the word is a real tag of the image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from cgan.config import load_config, require, to_dict
+from cgan.errors import ConfigError
+from cgan.experiment import NetworkSettings
+from cgan.layers import TowerNet
+from cgan.paths import REPO_ROOT
+from cgan.training import TrainSettings
+
+
+@dataclass
+class EncoderSettings:
+    """The frozen encoders of features/, each run from its own config (plus overrides)."""
+
+    features_config: str = "experiments/flickr_features.yaml"
+    backbone: str | None = None  # None: the features config's backbone
+    features_set: list[str] = field(default_factory=list)
+    wordvecs_config: str = "experiments/flickr_wordvecs.yaml"
+    wordvecs_set: list[str] = field(default_factory=list)
+
+    def feature_overrides(self) -> list[str]:
+        return [*self.features_set, *([f"backbone={self.backbone}"] if self.backbone else [])]
+
+
+@dataclass
+class DataSettings:
+    """Which images and (image, tag) pairs train, validate and test."""
+
+    train_max_image_id: int = 15000
+    valid_images: int = 1000
+    include_annotations: bool = True
+    max_train_pairs: int | None = 150000
+    feature_scaling: Literal["standardize", "l2", "none"] = "standardize"
+    center_word_vectors: bool = True
+    unit_word_vectors: bool = True
+
+    def check(self) -> None:
+        require(self.train_max_image_id >= 1, "data.train_max_image_id must be >= 1")
+        require(self.valid_images >= 1, "data.valid_images must be >= 1")
+        require(self.max_train_pairs is None or self.max_train_pairs >= 1,
+                "data.max_train_pairs must be >= 1 or null")
+
+
+@dataclass
+class TaggingSettings:
+    """Decoding tags from generated vectors (paper §4.2) and scoring them."""
+
+    samples: int = 100
+    nearest: int = 20
+    top: int = 10
+    sample_with_dropout: bool = True
+    vocabulary: Literal["all", "tags"] = "all"
+    valid_images: int | None = None  # None: every validation image, each scored epoch
+    every_epochs: int = 1
+    seed: int = 2014
+    knn_k: list[int] = field(default_factory=lambda: [1, 5, 10, 20, 50])
+    table_images: int = 12
+    batch_images: int = 64
+
+    def check(self) -> None:
+        for name in ("samples", "nearest", "top", "every_epochs", "table_images", "batch_images"):
+            require(getattr(self, name) >= 1, f"eval.{name} must be >= 1")
+        require(self.valid_images is None or self.valid_images >= 1, "eval.valid_images must be >= 1 or null")
+        require(bool(self.knn_k) and min(self.knn_k) >= 1, "eval.knn_k: one or more values >= 1")
+
+
+@dataclass
+class RegressorSettings:
+    """Baseline (c): the generator's network with its noise input zeroed, fitted to the tag's
+    word vector with the CGAN's SGD settings; only the loss and the epoch budget differ."""
+
+    enabled: bool = True
+    loss: Literal["mse", "cosine"] = "cosine"
+    max_epochs: int = 100
+    patience: int | None = 10
+
+    def check(self) -> None:
+        require(self.max_epochs >= 1, "regressor.max_epochs must be >= 1")
+        require(self.patience is None or self.patience >= 1, "regressor.patience must be >= 1 or null")
+
+
+@dataclass
+class FlickrExperiment:
+    name: str
+    seed: int
+    generator: NetworkSettings
+    discriminator: NetworkSettings
+    train: TrainSettings = field(default_factory=TrainSettings)
+    data: DataSettings = field(default_factory=DataSettings)
+    eval: TaggingSettings = field(default_factory=TaggingSettings)
+    regressor: RegressorSettings = field(default_factory=RegressorSettings)
+    encoders: EncoderSettings = field(default_factory=EncoderSettings)
+    word_dim: int = 200
+    threads: int | None = None
+    device: str = "auto"
+    run_dir: str = "runs"
+    results_dir: str = "results/flickr"
+
+    def check(self) -> None:
+        require(self.name.replace("_", "").replace("-", "").isalnum(),
+                "name must be letters, digits, '-' and '_' (it names the run folder)")
+        require(self.word_dim >= 1, "word_dim must be >= 1")
+        require(self.threads is None or self.threads >= 1, "threads must be >= 1 or null")
+        require(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda"),
+                "device must be auto, cpu, cuda or cuda:N")
+        for net in ("generator", "discriminator"):
+            require(getattr(self, net).condition_layers is not None,
+                    f"{net}.condition_layers is required: both networks see the image features")
+
+    def path(self, value: str) -> Path:
+        """A path of the config, relative to the repository root unless absolute."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else REPO_ROOT / path
+
+    @property
+    def results(self) -> Path:
+        return self.path(self.results_dir)
+
+
+def load_experiment(path, overrides=None) -> FlickrExperiment:
+    return load_config(FlickrExperiment, path, overrides)
+
+
+def digest(data) -> str:
+    """sha256 of a JSON-able value (sorted keys): the key of a cached stage."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def run_identity(cfg: FlickrExperiment, model: str, inputs: dict) -> dict:
+    """What a checkpoint of ``model`` ('cgan' or 'regressor') must agree with to be resumed:
+    the settings that shape its weights or its stopping point, and the identities of its inputs
+    (features, word vectors, pairs). Epoch budgets, threads, devices and paths may change."""
+    identity = {"model": model, "seed": cfg.seed, "word_dim": cfg.word_dim, "data": to_dict(cfg.data),
+                "generator": to_dict(cfg.generator), "inputs": inputs,
+                "train": {k: v for k, v in to_dict(cfg.train).items() if k not in ("max_epochs", "patience")},
+                "eval": {k: v for k, v in to_dict(cfg.eval).items()
+                         if k not in ("knn_k", "table_images", "batch_images")}}
+    if model == "cgan":
+        identity["discriminator"] = to_dict(cfg.discriminator)
+    else:
+        identity["regressor"] = {"loss": cfg.regressor.loss}
+    return identity
+
+
+def run_directory(cfg: FlickrExperiment, identity: dict) -> Path:
+    """runs/<name>/<model>-<key>: one folder per distinct identity, so changed inputs or
+    settings start a new run and never clobber (or resume) one made from others."""
+    return cfg.path(cfg.run_dir) / cfg.name / f"{identity['model']}-{digest(identity)[:12]}"
+
+
+def build_networks(cfg: FlickrExperiment, feature_dim: int) -> tuple[TowerNet, TowerNet]:
+    """Generator (noise -> tower, image features -> tower, joint -> linear word vector) and
+    discriminator (word vector -> tower, image features -> tower, joint maxout -> sigmoid).
+    The image-feature dimension comes from the features file (4096 for fc7, 1280 for lite0)."""
+    torch.manual_seed(cfg.seed)
+    generator = cfg.generator.build(cfg.train.noise_dim, feature_dim)
+    discriminator = cfg.discriminator.build(cfg.word_dim, feature_dim)
+    if generator.out_features != cfg.word_dim:
+        raise ConfigError(f"generator.output_layer makes {generator.out_features}-d vectors, "
+                          f"but word_dim is {cfg.word_dim}")
+    return generator, discriminator

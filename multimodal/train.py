@@ -1,0 +1,86 @@
+"""Train the Flickr tagging CGAN (paper §4.2) and the regressor baseline, each resumable.
+
+Each model trains in runs/<name>/<model>-<key>/, the key a hash of its settings and of its
+inputs (features, word vectors, pairs): run the same command again after an interruption and it
+continues; a finished run is not trained again. The encoders' outputs must exist (python -m
+multimodal.pipeline makes them, and runs this and the evaluation too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shutil
+from pathlib import Path
+
+import torch
+
+from cgan.cli import add_common_args, run_cli, set_threads
+from cgan.training import AdversarialTrainer, ShuffledBatches, pick_device
+from multimodal.baselines import RegressorTrainer
+from multimodal.context import MODELS, Context, prepare
+from multimodal.evaluate import ValidationScore, cgan_samplings, make_decoder, regressor_samplings
+from multimodal.experiment import build_networks, load_experiment
+
+
+def make_batches(context: Context) -> ShuffledBatches:
+    """Minibatches of training (image, tag) pairs: (the tag's word vector, the image's features)."""
+    data, cfg = context.data, context.cfg
+    features = torch.from_numpy(data.features)
+    vectors = torch.from_numpy(data.word_vectors)
+    rows = torch.from_numpy(data.train.rows[data.train.pair_image])
+    words = torch.from_numpy(data.train.pair_word)
+
+    def fetch(indices):
+        index = torch.from_numpy(indices)
+        return vectors[words[index]], features[rows[index]]
+
+    return ShuffledBatches(len(rows), fetch, cfg.train.batch_size, cfg.seed)
+
+
+def train_model(context: Context, model: str, fresh: bool = False, progress: bool | None = None) -> Path:
+    """Train (or resume, or find finished) one model; returns its run folder."""
+    cfg = context.cfg
+    run_dir = context.run_dir(model)
+    if fresh and run_dir.exists():
+        shutil.rmtree(run_dir)
+    generator, discriminator = build_networks(cfg, context.data.features.shape[1])
+    decoder = make_decoder(cfg, context.data)
+    common = dict(batches=make_batches(context), run_dir=run_dir, seed=cfg.seed,
+                  identity=context.identity(model), progress=progress, device=pick_device(cfg.device))
+    if model == "cgan":
+        score = ValidationScore(generator, cfg, context.data, decoder, cgan_samplings(cfg))
+        trainer = AdversarialTrainer(generator, discriminator, settings=cfg.train, evaluate=score, **common)
+    else:
+        settings = dataclasses.replace(cfg.train, max_epochs=cfg.regressor.max_epochs,
+                                       patience=cfg.regressor.patience)
+        score = ValidationScore(generator, cfg, context.data, decoder, regressor_samplings(cfg))
+        trainer = RegressorTrainer(generator, settings=settings, evaluate=score, loss=cfg.regressor.loss,
+                                   **common)
+    print(f"{model}: {run_dir} ({len(common['batches'])} updates per epoch)", flush=True)
+    trainer.fit()
+    return run_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m multimodal.train", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_args(parser, "experiments/flickr_cgan.yaml")
+    parser.add_argument("--model", choices=[*MODELS, "all"], default="all",
+                        help="which model to train (default: all; the regressor only if regressor.enabled)")
+    parser.add_argument("--fresh", action="store_true", help="delete the model's run folder and start over")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="per-epoch progress bar (default: when stderr is a terminal)")
+    args = parser.parse_args(argv)
+    cfg = load_experiment(args.config, args.overrides)
+    set_threads(args.threads or cfg.threads)
+    context = prepare(cfg, args.data_root, args.cache_dir, run_stages=False)
+    for model in context.run_dirs():
+        if args.model in (model, "all"):
+            train_model(context, model, args.fresh, args.progress)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

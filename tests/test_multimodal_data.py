@@ -1,0 +1,138 @@
+"""The tagging experiment's data (split by image, pairs, vocabulary filtering), the download of
+the official archives, sampling with the image tower run once per image, and the regressor."""
+
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from gensim.models import KeyedVectors
+
+from cgan.experiment import NetworkSettings
+from cgan.noise import sample_noise
+from cgan.training import ShuffledBatches, TrainSettings
+from features.mirflickr import MirFlickr
+from features.store import StoredFeatures
+from features.tokens import tag_tokens
+from multimodal import download
+from multimodal.baselines import RegressorTrainer
+from multimodal.data import load_tag_data
+from multimodal.experiment import DataSettings
+from multimodal.sampling import Sampling, iter_samples
+from tests.test_multimodal_pipeline import make_tiny_flickr, one_thread  # noqa: F401 (fixture)
+
+WORDS = ["sea", "sand", "beach", "waves", "summer", "tree", "forest", "green", "nature", "leaves",
+         "street", "city", "building", "urban", "night", "structures"]  # not: unseenword
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    images = make_tiny_flickr(tmp_path / "data")
+    dataset = MirFlickr.at(tmp_path / "data")
+    numbers = sorted(images)
+    stored = StoredFeatures(np.random.default_rng(0).normal(size=(len(numbers), 6)).astype(np.float32),
+                            [f"im{n}.jpg" for n in numbers], {"backbone": "test"})
+    vectors = KeyedVectors(vector_size=4)
+    vectors.add_vectors(WORDS, np.random.default_rng(1).normal(size=(len(WORDS), 4)).astype(np.float32))
+    return images, dataset, stored, vectors
+
+
+def test_split_is_by_image_and_pairs_match_the_tags(tiny):
+    images, dataset, stored, vectors = tiny
+    data = load_tag_data(dataset, stored, vectors, DataSettings(valid_images=4))
+    sides = [set(s.numbers.tolist()) for s in data.splits.values()]
+    assert not (sides[0] & sides[1]) and not (sides[0] & sides[2]) and not (sides[1] & sides[2])
+    assert max(sides[0] | sides[1]) <= 15000 < min(sides[2])
+    assert sorted(sides[1]) == [18, 19, 20, 21]  # the last training images by number validate
+    assert 4 not in set.union(*sides) and data.stats["left_out_untagged"] == 1  # untagged: left out
+    for split in data.splits.values():
+        in_vocab = [[t for t in tags if t in vectors.key_to_index] for tags in split.tags]
+        assert len(split.pair_image) == sum(map(len, in_vocab))  # once per tag with a vector
+        for i, tags in enumerate(in_vocab):
+            assert [data.words[w] for w in split.pair_word[split.pair_image == i]] == tags
+        for number, tags in zip(split.numbers, split.tags):  # annotations count as tags, no repeats
+            user = tag_tokens(images[number][1])
+            assert tags == list(dict.fromkeys(user + tag_tokens(dataset.concepts(number))))
+            assert stored.ids[split.rows[list(split.numbers).index(number)]] == f"im{number}.jpg"
+    oov = data.stats["out_of_vocabulary"]
+    assert oov["test"]["dropped"] == 1 and oov["train"]["dropped"] == 0
+    assert data.stats["splits"]["train"]["pairs"] == len(data.train.pair_image)
+    assert np.allclose(np.linalg.norm(data.word_vectors, axis=1), 1, atol=1e-6)
+    assert np.allclose(data.features[data.train.rows].mean(axis=0), 0, atol=1e-5)  # standardised
+
+
+def test_pair_limit_and_identity(tiny):
+    _, dataset, stored, vectors = tiny
+    full = load_tag_data(dataset, stored, vectors, DataSettings(valid_images=4))
+    cut = load_tag_data(dataset, stored, vectors, DataSettings(valid_images=4, max_train_pairs=10))
+    assert len(cut.train.pair_image) == 10 and cut.train.pairs_before_limit == len(full.train.pair_image)
+    assert (cut.train.pair_word == full.train.pair_word[:10]).all()  # the first pairs, as the paper
+    assert cut.identity() != full.identity()
+    assert full.identity() == load_tag_data(dataset, stored, vectors, DataSettings(valid_images=4)).identity()
+
+
+def test_missing_mirflickr_is_downloaded_from_the_official_archives(tmp_path, monkeypatch):
+    """The archives' layouts: mirflickr/... in the images zip, loose .txt files in the other."""
+    make_tiny_flickr(tmp_path / "official")
+    source = tmp_path / "official" / "mirflickr25k"
+    served = tmp_path / "served"
+    served.mkdir()
+    with zipfile.ZipFile(served / download.IMAGES_ZIP, "w") as zipped:
+        for path in sorted((source / "mirflickr").rglob("*")):
+            zipped.write(path, path.relative_to(source))
+    with zipfile.ZipFile(served / download.ANNOTATIONS_ZIP, "w") as zipped:
+        for path in sorted((source / "annotations").iterdir()):
+            zipped.write(path, path.name)
+        zipped.writestr("README.txt", "concept annotations\n")
+    fetched = []
+
+    def fake_fetch(url, target, progress):
+        fetched.append(url)
+        shutil.copy(served / url.rsplit("/", 1)[1], target)
+
+    monkeypatch.setattr(download, "fetch", fake_fetch)
+    found = download.locate_mirflickr(tmp_path / "empty", tmp_path / "cache", progress=False)
+    assert fetched == [download.SITE + download.IMAGES_ZIP, download.SITE + download.ANNOTATIONS_ZIP]
+    original = MirFlickr(source)
+    assert found.root == tmp_path / "cache" / "mirflickr25k"
+    assert found.image_numbers == original.image_numbers and found.annotations == original.annotations
+    assert all(found.tags(n) == original.tags(n) for n in original.image_numbers)
+    assert download.locate_mirflickr(tmp_path / "empty", tmp_path / "cache").root == found.root
+    assert len(fetched) == 2  # the second time, the cached copy
+    assert download.locate_mirflickr(tmp_path / "official", tmp_path / "cache").root == source
+
+
+G = NetworkSettings(main_layers=["relu 8"], condition_layers=["relu 12"], joint_layers=[],
+                    output_layer="linear 5", init_range=0.3, hidden_keep=0.5)
+
+
+def test_sampling_runs_the_image_tower_once_per_image_exactly():
+    torch.manual_seed(0)
+    net = G.build(3, 6)
+    features = torch.randn(7, 6)
+    how = Sampling(count=4, noise="gaussian", noise_dim=3, dropout=False)
+    batches = list(iter_samples(net, features, how, seed=11, batch_images=7))
+    z = sample_noise("gaussian", 28, 3, torch.Generator().manual_seed(11))
+    net.eval()
+    expected = net.sample(z, features.repeat_interleave(4, dim=0)).view(7, 4, 5)
+    torch.testing.assert_close(batches[0], expected.detach())
+    assert len(list(net.condition_tower)) == 1 and net.dropout is None  # the network is left as it was
+    with_dropout = torch.cat(list(iter_samples(net, features, Sampling(4, "gaussian", 3, True), 11, 3)))
+    assert with_dropout.shape == (7, 4, 5) and not torch.allclose(with_dropout, expected)
+    zero = next(iter_samples(net, features, Sampling(1, None, 3, False), 0, 7))
+    torch.testing.assert_close(zero[:, 0], net.sample(torch.zeros(7, 3), features).detach())
+
+
+def test_regressor_learns_to_point_at_the_target(tmp_path):
+    torch.manual_seed(0)
+    features = torch.randn(64, 6)
+    target = torch.nn.functional.normalize(features[:, :5] + 0.1, dim=1)
+    batches = ShuffledBatches(64, lambda i: (target[i], features[i]), batch_size=16, seed=1)
+    settings = TrainSettings(max_epochs=15, noise_dim=3, noise="gaussian")
+    trainer = RegressorTrainer(G.build(3, 6), batches=batches, settings=settings, run_dir=tmp_path, seed=2,
+                               loss="cosine", progress=False)
+    trainer.fit()
+    losses = [r["g_loss"] for r in trainer.history]
+    assert losses[-1] < 0.5 * losses[0] and trainer.updates == 60
+    assert (tmp_path / "last.pt").is_file()
