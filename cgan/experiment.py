@@ -34,3 +34,12 @@ class NetworkSettings:
                        self.joint_layers, self.output_layer, self.input_keep, self.hidden_keep)
         init_uniform_(net, self.init_range)
         return net
+
+
+def check_run_settings(name: str, threads: int | None, device: str) -> None:
+    """Checks shared by every experiment config: the run name, thread count and device."""
+    require(name.replace("_", "").replace("-", "").isalnum(),
+            "name must be letters, digits, '-' and '_' (it names the run folder)")
+    require(threads is None or threads >= 1, "threads must be >= 1 or null")
+    require(device == "auto" or device.split(":")[0] in ("cpu", "cuda"),
+            "device must be auto, cpu, cuda or cuda:N")

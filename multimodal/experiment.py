@@ -16,7 +16,7 @@ import torch
 
 from cgan.config import load_config, require, to_dict
 from cgan.errors import ConfigError
-from cgan.experiment import NetworkSettings
+from cgan.experiment import NetworkSettings, check_run_settings
 from cgan.layers import TowerNet
 from cgan.paths import REPO_ROOT
 from cgan.training import TrainSettings
@@ -111,12 +111,8 @@ class FlickrExperiment:
     results_dir: str = "results/flickr"
 
     def check(self) -> None:
-        require(self.name.replace("_", "").replace("-", "").isalnum(),
-                "name must be letters, digits, '-' and '_' (it names the run folder)")
+        check_run_settings(self.name, self.threads, self.device)
         require(self.word_dim >= 1, "word_dim must be >= 1")
-        require(self.threads is None or self.threads >= 1, "threads must be >= 1 or null")
-        require(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda"),
-                "device must be auto, cpu, cuda or cuda:N")
         for net in ("generator", "discriminator"):
             require(getattr(self, net).condition_layers is not None,
                     f"{net}.condition_layers is required: both networks see the image features")

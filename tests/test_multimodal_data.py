@@ -20,7 +20,9 @@ from multimodal.baselines import RegressorTrainer
 from multimodal.data import load_tag_data
 from multimodal.experiment import DataSettings
 from multimodal.sampling import Sampling, iter_samples
-from tests.test_multimodal_pipeline import make_tiny_flickr, one_thread  # noqa: F401 (fixture)
+from tests.test_multimodal_pipeline import make_tiny_flickr
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 WORDS = ["sea", "sand", "beach", "waves", "summer", "tree", "forest", "green", "nature", "leaves",
          "street", "city", "building", "urban", "night", "structures"]  # not: unseenword

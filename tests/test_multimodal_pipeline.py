@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from cgan.errors import ConfigError, UserFacingError
 from multimodal import evaluate, pipeline, report, train
 from multimodal.experiment import load_experiment
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = str(REPO / "experiments" / "flickr_smoke.yaml")
@@ -57,15 +58,6 @@ def make_tiny_flickr(data_root: Path) -> dict[int, tuple[str, list[str]]]:
         (data_root / "mirflickr25k" / "annotations" / f"{concept}{suffix}.txt").write_text(
             "".join(f"{n}\n" for n in members))
     return images
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread (the machine is shared), restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

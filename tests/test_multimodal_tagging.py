@@ -7,7 +7,8 @@ import torch
 
 from multimodal.metrics import tag_scores
 from multimodal.tagging import TagDecoder, Vocabulary, decode_tags, nearest_words, rank_votes
-from tests.test_multimodal_pipeline import one_thread  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 COMPASS = {"east": (1, 0), "north": (0, 1), "west": (-1, 0), "south": (0, -1), "northeast": (3, 3)}
 

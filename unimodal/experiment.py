@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from cgan.config import load_config, require, to_dict
-from cgan.experiment import NetworkSettings
+from cgan.experiment import NetworkSettings, check_run_settings
 from cgan.layers import TowerNet
 from cgan.training import TrainSettings
 
@@ -65,13 +65,9 @@ class MnistExperiment:
     figure_name: str = "samples.png"
 
     def check(self) -> None:
-        require(self.name.replace("_", "").replace("-", "").isalnum(),
-                "name must be letters, digits, '-' and '_' (it names the run folder)")
+        check_run_settings(self.name, self.threads, self.device)
         require(1 <= self.train_images <= 50000, "train_images must be in [1, 50000]")
         require(0 < self.marginal_clip < 0.5, "marginal_clip must be in (0, 0.5)")
-        require(self.threads is None or self.threads >= 1, "threads must be >= 1 or null")
-        require(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda"),
-                "device must be auto, cpu, cuda or cuda:N")
         if self.conditional:
             for net in ("generator", "discriminator"):
                 require(getattr(self, net).condition_layers is not None,
