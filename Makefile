@@ -10,7 +10,7 @@ ifdef DATA_ROOT
 export CGAN_DATA_ROOT := $(DATA_ROOT)
 endif
 
-.PHONY: help setup test lint mnist mnist-cgan mnist-gan mnist-smoke tables bench clean-runs flickr-tags flickr-report
+.PHONY: help setup test lint mnist mnist-cgan mnist-gan mnist-smoke tables bench clean-runs flickr-features flickr-wordvecs flickr-tags flickr-report
 
 help:
 	@echo "make setup       create $(VENV) and install everything (requirements.txt + this package)"
@@ -19,6 +19,8 @@ help:
 	@echo "make mnist-cgan  only the conditional net (resumable: run again to continue)"
 	@echo "make mnist-gan   only Goodfellow's unconditional net"
 	@echo "make tables      rebuild results/mnist/table1.md and curves.png from the JSON files"
+	@echo "make flickr-features  CNN features of MIR Flickr -> .cache/flickr/features/<backbone> (resumable); BACKBONE=efficientnet-lite0 works offline"
+	@echo "make flickr-wordvecs  skip-gram word vectors -> .cache/flickr/wordvecs, report results/flickr/flickr_wordvecs.md"
 	@echo "make flickr-tags  Flickr: features, word vectors, CGAN + baselines -> results/flickr (Table 2, metrics); BACKBONE=efficientnet-lite0 works offline"
 	@echo "make flickr-report rebuild results/flickr markdown and figures from their JSON"
 	@echo "make bench       speed benchmarks (training updates/s, Parzen protocol, matmul peak)"
@@ -50,6 +52,12 @@ mnist-smoke:
 
 tables:
 	$(PY) -m unimodal.report
+
+flickr-features:
+	$(PY) -m features.cnn $(if $(BACKBONE),--set backbone=$(BACKBONE))
+
+flickr-wordvecs:
+	$(PY) -m features.skipgram
 
 flickr-tags:
 	$(PY) -m multimodal.pipeline --config experiments/flickr_cgan.yaml $(if $(BACKBONE),--set encoders.backbone=$(BACKBONE))

@@ -30,7 +30,7 @@ from cgan.config import load_config, require
 from cgan.errors import DataError
 from cgan.files import write_json
 from cgan.paths import cache_dir
-from features import store
+from features import mirflickr, store
 from features.backbones import BACKBONES, Backbone, load_backbone
 from features.images import ImageFiles, Preprocessing, list_images, single_thread_worker
 from features.mirflickr import MirFlickr
@@ -152,7 +152,7 @@ def extract_to_folder(backbone: Backbone, images_dir: Path, out: Path, preproces
                 "session_images": 0, "session_seconds": 0.0}
     writer = store.FeatureWriter.open(out, identity, len(ids), backbone.dim, fresh=fresh)
     p = writer.progress
-    resumed_at = p.done
+    resumed_at, earlier_seconds = p.done, p.seconds
     start = last_checkpoint = time.perf_counter()
     bar = tqdm(total=len(ids), initial=p.done, unit="img", disable=not progress, dynamic_ncols=True,
                mininterval=1 if sys.stderr.isatty() else 30, desc=backbone.name)
@@ -162,20 +162,23 @@ def extract_to_folder(backbone: Backbone, images_dir: Path, out: Path, preproces
             p.add_sizes(batch.widths, batch.heights)
             bar.update(batch.count)
             if time.perf_counter() - last_checkpoint >= checkpoint_seconds:
+                p.seconds = earlier_seconds + time.perf_counter() - start
                 writer.checkpoint()
                 last_checkpoint = time.perf_counter()
     finally:
         bar.close()
+        p.seconds = earlier_seconds + time.perf_counter() - start
         writer.checkpoint()
     seconds = time.perf_counter() - start
     counts = {"images": len(ids), "features": p.rows, "failed": len(p.failed)}
     meta = {**backbone.record(), "preprocessing": preprocessing.record(), "counts": counts,
             "image_side_px": {"min": p.min_side, "max": p.max_side},
-            "images_dir": str(images_dir), "identity": identity}
+            "extraction_seconds": round(p.seconds, 2), "images_dir": str(images_dir),
+            "identity": identity}
     writer.finish(ids, meta)
     session = p.done - resumed_at
     return {**counts, "resumed_from": resumed_at, "session_images": session,
-            "session_seconds": round(seconds, 2),
+            "session_seconds": round(seconds, 2), "all_sessions_seconds": round(p.seconds, 2),
             "images_per_second": round(session / seconds, 2) if seconds > 0 else None,
             "image_side_px": meta["image_side_px"]}
 
@@ -243,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     record = result_record(
         config=cfg, seed=None, wall_seconds=time.perf_counter() - started,
-        deviations=deviations(backbone, summary, mirflickr=not images),
+        deviations=deviations(backbone, summary, mirflickr=images_dir.parent.name == mirflickr.FOLDER),
         backbone=backbone.record(), preprocessing=cfg.preprocessing().record(), summary=summary,
         model_load_seconds=round(load_seconds, 2), device=str(default_device(cfg.device)),
         torch_threads=torch.get_num_threads(), output_dir=str(out),

@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     kv_path = out / f"{cfg.name}.kv"
     model.wv.save(str(kv_path))
     vectors = model.wv
-    at_paper_min = sum(vectors.get_vecattr(w, "count") >= PAPER_MIN_COUNT for w in vectors.index_to_key)
+    at_paper_min = sum(int(vectors.get_vecattr(w, "count")) >= PAPER_MIN_COUNT for w in vectors.index_to_key)
     near = neighbours(vectors, cfg.probe_words, cfg.neighbours)
     coverage = (tag_coverage(vectors, MirFlickr.at(root), cfg.corpus.train_max_image_id)
                 if cfg.corpus.mirflickr_tags else None)
@@ -247,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     results = Path(cfg.results_dir)
     write_json(record, results / f"{cfg.name}.json")
     body = report_body(stats, near, cfg.neighbours, coverage, kv_path)
-    report = write_markdown_report(f"Skip-gram word vectors: {cfg.name}", record, body,
+    shown = {k: v for k, v in record.items() if k != "neighbours"}  # the table has them
+    report = write_markdown_report(f"Skip-gram word vectors: {cfg.name}", shown, body,
                                    results / f"{cfg.name}.md")
     print(f"{stats['vocabulary']:,} words x {cfg.word2vec.vector_size} from {stats['documents']:,} "
           f"documents ({stats['tokens']:,} words) in {stats['training_seconds']:.0f} s -> {kv_path}; "

@@ -46,6 +46,7 @@ class Progress:
     done: int = 0
     rows: int = 0
     failed: list[list] = field(default_factory=list)  # [input index, reason]
+    seconds: float = 0.0  # extraction time of all sessions up to the last checkpoint
     min_side: int | None = None
     max_side: int | None = None
 

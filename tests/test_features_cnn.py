@@ -23,13 +23,7 @@ GOOD = ["a/im2.jpg", "a/im10.png", "grey.jpg", "palette.png", "rgb.jpg"]  # natu
 BAD = ["corrupt.jpg", "not_an_image.jpg"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: fast enough here and bit-for-bit repeatable."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: bit-for-bit repeatable
 
 
 @pytest.fixture(scope="module")
@@ -236,6 +230,7 @@ def test_interrupted_extraction_resumes_where_it_stopped(images, tmp_path, lite0
     counting = dataclasses.replace(lite0, network=Interrupting(lite0.network))
     summary = extract_to_folder(counting, images, out, pre, batch_size=2, checkpoint_seconds=0)
     assert summary["resumed_from"] == 4 and summary["session_images"] == 3
+    assert summary["all_sessions_seconds"] > summary["session_seconds"] > 0
     assert counting.network.calls == 2  # only the last two batches were computed again
     resumed = store.load_features(out)
 

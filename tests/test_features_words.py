@@ -194,6 +194,7 @@ def test_cli_trains_saves_and_reports(tmp_path, mir_root):
     assert vectors.vector_size == 200 and "sky" in vectors and "secrettesttag" not in vectors
     record = json.loads((results / "tiny.json").read_text())
     assert record["stats"]["documents"] == 3 + 2 + 2 and record["seed"] == 1234
+    assert record["words_at_paper_min_count"] == 0
     assert record["stats"]["vocabulary"] == len(vectors) and record["config"]["word2vec"]["min_count"] == 1
     assert len(record["neighbours"]["sky"]) == 3 and record["neighbours"]["absentword"] is None
     assert record["tag_coverage"]["test"] == {"distinct_tags": 2, "in_vocabulary": 1}
