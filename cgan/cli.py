@@ -24,6 +24,14 @@ def add_common_args(parser: argparse.ArgumentParser, default_config: str) -> Non
                         help="CPU threads for torch (default: the config's, else all cores)")
 
 
+def experiment_parser(default_config: str, **kwargs) -> argparse.ArgumentParser:
+    """An ArgumentParser for an experiment command (``prog``, ``description``, ``epilog`` as for
+    argparse), with the common flags added and the description's layout kept."""
+    parser = argparse.ArgumentParser(formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+    add_common_args(parser, default_config)
+    return parser
+
+
 def set_threads(count: int | None) -> None:
     if count:
         torch.set_num_threads(count)

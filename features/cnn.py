@@ -25,7 +25,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from cgan.cli import add_common_args, run_cli, set_threads
+from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.config import load_config, require
 from cgan.errors import DataError
 from cgan.files import write_json
@@ -207,12 +207,10 @@ def deviations(backbone: Backbone, summary: dict, mirflickr: bool) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m features.cnn", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = experiment_parser(
+        DEFAULT_CONFIG, prog="python -m features.cnn", description=__doc__,
         epilog="example: python -m features.cnn --set backbone=efficientnet-lite0 --threads 1 "
                "--set num_workers=1")
-    add_common_args(parser, DEFAULT_CONFIG)
     parser.add_argument("--images", default=None, metavar="DIR",
                         help="folder of images (searched recursively; default: the config's images_dir, "
                              "else MIR Flickr under the data root)")

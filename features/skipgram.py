@@ -19,7 +19,7 @@ from pathlib import Path
 
 from gensim.models import KeyedVectors, Word2Vec
 
-from cgan.cli import add_common_args, run_cli
+from cgan.cli import experiment_parser, run_cli
 from cgan.config import from_dict, load_config, require
 from cgan.errors import DataError
 from cgan.files import write_json
@@ -207,12 +207,10 @@ def report_body(stats: dict, near: dict, topn: int, coverage: dict | None, kv_pa
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m features.skipgram", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = experiment_parser(
+        DEFAULT_CONFIG, prog="python -m features.skipgram", description=__doc__,
         epilog="--threads N sets word2vec.workers (gensim threads; 1 is bit-reproducible). "
                "example: python -m features.skipgram --set word2vec.epochs=5 --yfcc yfcc100m_dataset.bz2")
-    add_common_args(parser, DEFAULT_CONFIG)
     parser.add_argument("--yfcc", action="append", default=[], metavar="FILE",
                         help="add a YFCC100M dataset file (plain, .gz or .bz2) to the corpus (repeatable)")
     parser.add_argument("--out", default=None, metavar="DIR",

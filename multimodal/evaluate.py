@@ -8,7 +8,6 @@ evaluation settings. Scores, Table 2 examples and provenance go to <results>/met
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from cgan.checkpoint import load_checkpoint
-from cgan.cli import add_common_args, run_cli, set_threads
+from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.config import to_dict
 from cgan.errors import UserFacingError
 from cgan.files import write_json
@@ -241,11 +240,10 @@ def evaluate_and_write(context: Context, runs: dict[str, Path], fresh: bool = Fa
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m multimodal.evaluate",
+    parser = experiment_parser(
+        "experiments/flickr_cgan.yaml", prog="python -m multimodal.evaluate",
         description="Score the trained CGAN and the baselines on the test images, write "
                     "<results>/metrics.json and rebuild the report from it.")
-    add_common_args(parser, "experiments/flickr_cgan.yaml")
     parser.add_argument("--fresh", action="store_true", help="decode again even if a cached result matches")
     args = parser.parse_args(argv)
     cfg = load_experiment(args.config, args.overrides)

@@ -17,7 +17,7 @@ import argparse
 import sys
 import time
 
-from cgan.cli import add_common_args, run_cli, set_threads
+from cgan.cli import experiment_parser, run_cli, set_threads
 from multimodal.context import prepare
 from multimodal.evaluate import evaluate_and_write
 from multimodal.experiment import load_experiment
@@ -26,9 +26,8 @@ from multimodal.train import train_model
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m multimodal.pipeline", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_args(parser, "experiments/flickr_cgan.yaml")
+    parser = experiment_parser(
+        "experiments/flickr_cgan.yaml", prog="python -m multimodal.pipeline", description=__doc__)
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bars (default: when stderr is a terminal)")
     parser.add_argument("--redecode", action="store_true",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from cgan.cli import add_common_args, run_cli, set_threads
+from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.training import AdversarialTrainer, ShuffledBatches, pick_device
 from multimodal.baselines import RegressorTrainer
 from multimodal.context import MODELS, Context, prepare
@@ -63,10 +63,8 @@ def train_model(context: Context, model: str, fresh: bool = False, progress: boo
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m multimodal.train", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_args(parser, "experiments/flickr_cgan.yaml")
+    parser = experiment_parser(
+        "experiments/flickr_cgan.yaml", prog="python -m multimodal.train", description=__doc__)
     parser.add_argument("--model", choices=[*MODELS, "all"], default="all",
                         help="which model to train (default: all; the regressor only if regressor.enabled)")
     parser.add_argument("--fresh", action="store_true", help="delete the model's run folder and start over")

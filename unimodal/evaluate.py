@@ -3,7 +3,6 @@ the paper's Table 1 protocol plus the conditional accuracy on the best checkpoin
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import numpy as np
 import torch
 
 from cgan.checkpoint import load_checkpoint
-from cgan.cli import add_common_args, run_cli, set_threads
+from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.config import to_dict
 from cgan.errors import UserFacingError
 from cgan.files import write_json
@@ -167,11 +166,10 @@ def run_directory(cfg: MnistExperiment) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m unimodal.evaluate",
+    parser = experiment_parser(
+        "experiments/mnist_cgan.yaml", prog="python -m unimodal.evaluate",
         description="Evaluate the best checkpoint of an MNIST run (paper Table 1 protocol) and "
                     "write <results_dir>/<name>.json and its sample figure.")
-    add_common_args(parser, "experiments/mnist_cgan.yaml")
     args = parser.parse_args(argv)
     cfg = load_experiment(args.config, args.overrides)
     set_threads(args.threads or cfg.threads)

@@ -11,7 +11,7 @@ import shutil
 
 import torch
 
-from cgan.cli import add_common_args, run_cli, set_threads
+from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.paths import cache_dir
 from cgan.training import AdversarialTrainer, ShuffledBatches, pick_device
 from unimodal.evaluate import ValidationScore, evaluate_and_write, run_directory
@@ -31,10 +31,8 @@ def make_batches(cfg, splits) -> ShuffledBatches:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m unimodal.train", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_args(parser, "experiments/mnist_cgan.yaml")
+    parser = experiment_parser(
+        "experiments/mnist_cgan.yaml", prog="python -m unimodal.train", description=__doc__)
     parser.add_argument("--fresh", action="store_true", help="delete runs/<name>/ and start over")
     parser.add_argument("--no-evaluate", action="store_true",
                         help="skip the Table 1 evaluation after training")
