@@ -72,7 +72,9 @@ def render_table(rows: dict[str, dict]) -> str:
         "- The stopping point is the epoch with the best validation Parzen score (the paper gives "
         "none); the test number comes from that epoch's checkpoint with fresh noise.",
         "- Hardware: a 2-core CPU (see each JSON's `machine`); a row marked *partial run* stopped "
-        "before its epoch budget, and says how far it got.",
+        "before its epoch budget, and says how far it got. Training time is the wall time of the "
+        "epochs as run: runs that shared the machine (with each other or other work) show it in "
+        "the per-epoch `updates_per_second` of their JSON history.",
         "- Sampling (the paper does not say how it sampled): the conditional generator is trained "
         "with dropout 0.5 as the paper says, and it learns to ignore z: with its dropout off at "
         "sampling time, each class collapses to nearly one image. Both modes are measured on the "
@@ -124,6 +126,15 @@ def describe_run(label: str, row: dict) -> str:
             f"on {machine['cpu']} ({machine['torch_threads']} threads, torch {machine['torch']}). "
             f"Trained in {len(sessions)} session(s) at commit(s) {commits}; evaluated by "
             f"`{ev['command']}` at `{ev['commit'][:12]}` on {ev['date']}."]
+    key = "valid_parzen_dropout" if mode == "dropout" else "valid_parzen"
+    scored = [r["epoch"] for r in row["history"] if key in r]
+    if scored and scored[0] > 1:
+        early = max(r["score"] for r in row["history"] if r["epoch"] < scored[0])
+        later = min(r[key] for r in row["history"] if key in r)
+        text.append(f"Epochs 1-{scored[0] - 1} were scored by the other sampling mode (the code "
+                    f"measured only that one then; best {early:.1f}); from epoch {scored[0]} on "
+                    f"this mode scored {later:.1f} or more"
+                    + (", so the stopping point is unaffected." if later > early else "."))
     if row.get("conditional_accuracy") is not None:
         text.append(f"Conditional accuracy {100 * row['conditional_accuracy']:.2f}% (classifier "
                     f"test accuracy {100 * row['classifier_test_accuracy']:.2f}%).")
