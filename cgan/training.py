@@ -170,17 +170,17 @@ class AdversarialTrainer:
         self.generator.train()
         self.discriminator.train()
         started = time.perf_counter()
-        totals = torch.zeros(4)
+        totals = torch.zeros(4, device=self.device)  # summed on the device: no sync per update
         bar = tqdm(self.batches.epoch(epoch), total=len(self.batches), disable=not self.progress,
                    desc=f"epoch {epoch}/{self.settings.max_epochs}", leave=False)
         for data, condition in bar:
             data = data.to(self.device, non_blocking=True)
             if condition is not None:
                 condition = condition.to(self.device, non_blocking=True)
-            totals += self.step(data, condition, momentum).cpu()
+            totals += self.step(data, condition, momentum)
         seconds = time.perf_counter() - started
         self.train_seconds += seconds
-        d_loss, g_loss, d_real, d_fake = (totals / len(self.batches)).tolist()
+        d_loss, g_loss, d_real, d_fake = (totals / len(self.batches)).cpu().tolist()
         record = {"epoch": epoch, "updates": self.updates, "learning_rate": lr_start,
                   "momentum": momentum, "d_loss": d_loss, "g_loss": g_loss,
                   "d_real": d_real, "d_fake": d_fake, "epoch_seconds": seconds,

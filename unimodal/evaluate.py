@@ -93,7 +93,8 @@ class ValidationScore:
         return record
 
 
-def evaluate_run(cfg: MnistExperiment, splits, run_dir: Path, classifier_cache: Path) -> dict:
+def evaluate_run(cfg: MnistExperiment, splits, run_dir: Path,
+                 classifier_cache: Path) -> tuple[dict, TowerNet]:
     """Table 1 row for the best checkpoint of a run: Parzen mean +- s.e. on the 10,000 test
     images (sigma from the first validation images, fresh noise), and conditional accuracy."""
     best = load_checkpoint(run_dir / "best.pt")
@@ -130,16 +131,14 @@ def evaluate_run(cfg: MnistExperiment, splits, run_dir: Path, classifier_cache: 
     row["conditional_accuracy"] = row["by_sampling"][modes[0]].get("conditional_accuracy")
     row.update({"config": to_dict(cfg), "training_sessions": last["sessions"],
                 "history": last["history"], "evaluation": provenance()})
-    return row
+    return row, generator
 
 
-def write_outputs(cfg: MnistExperiment, row: dict, run_dir: Path) -> Path:
-    """<results_dir>/<name>.json and the sample figure (paper Figure 2 for the CGAN)."""
+def write_outputs(cfg: MnistExperiment, row: dict, generator: TowerNet) -> Path:
+    """<results_dir>/<name>.json and the sample figure (paper Figure 2 for the CGAN) of the
+    evaluated generator."""
     results = REPO_ROOT / cfg.results_dir if not Path(cfg.results_dir).is_absolute() else Path(cfg.results_dir)
     results.mkdir(parents=True, exist_ok=True)
-    best = load_checkpoint(run_dir / "best.pt")
-    generator, _ = build_networks(cfg)
-    generator.load_state_dict(best["generator"])
     labels = np.repeat(np.arange(NUM_CLASSES), 10) if cfg.conditional else None
     samples = generate(generator, cfg, labels, 100, cfg.eval.seed + 2, dropout=row["sampling"] == "dropout")
     title = (f"{cfg.name}: best epoch {row['best_epoch']} of {row['epochs_run']}, {row['sampling']} sampling"
@@ -152,8 +151,8 @@ def write_outputs(cfg: MnistExperiment, row: dict, run_dir: Path) -> Path:
 
 def evaluate_and_write(cfg: MnistExperiment, splits, run_dir: Path, classifier_cache: Path) -> dict:
     """evaluate_run + write_outputs, with a one-line summary."""
-    row = evaluate_run(cfg, splits, run_dir, classifier_cache)
-    path = write_outputs(cfg, row, run_dir)
+    row, generator = evaluate_run(cfg, splits, run_dir, classifier_cache)
+    path = write_outputs(cfg, row, generator)
     p = row["parzen"]
     print(f"{cfg.name}: test Parzen log-likelihood {p['mean']:.1f} +- {p['std_error']:.1f} "
           f"(sigma {p['sigma']:.3f}, best epoch {row['best_epoch']} of {row['epochs_run']}) -> {path}")
