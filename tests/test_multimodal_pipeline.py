@@ -93,6 +93,8 @@ def test_pipeline_writes_scores_table2_and_figure(smoke_run):
     assert "efficientnet-lite0" in table and "Deviations from the paper" in table
     assert "(b) nearest-neighbour tag transfer" in (results / "metrics.md").read_text()
     assert (results / "table2.png").stat().st_size > 10_000
+    assert (results / "curves.png").stat().st_size > 10_000
+    assert "Training length" not in table  # both runs used their whole (smoke) budget
     assert (results / "features_efficientnet-lite0.json").is_file()  # the encoders' own reports
     assert (results / "smoke_wordvecs.json").is_file()
 
@@ -116,6 +118,16 @@ def test_stage_commands_work_alone(smoke_run, capsys):
     assert "stage features: not run" in out and out.count("resumed") == 2
     with pytest.raises(UserFacingError, match="train first"):
         evaluate.main([*args, "--set", "seed=99"])  # other settings: no checkpoint for them
+
+
+def test_a_run_cut_short_is_named_in_the_header(smoke_run):
+    root, _ = smoke_run
+    record = json.loads((root / "results" / "metrics.json").read_text())
+    record["config"]["train"]["max_epochs"] = 350
+    items = report.training_deviations(record)
+    assert len(items) == 1 and "cgan ran 2 of its 350 budgeted epochs" in items[0]
+    record["training"]["cgan"]["stopped_early"] = True  # patience ended it: not cut short
+    assert report.training_deviations(record) == []
 
 
 def test_configs_load_and_bad_values_are_rejected():

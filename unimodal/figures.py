@@ -1,4 +1,4 @@
-"""Pictures people would rather look at than read: digit grids and training curves."""
+"""Digit grids (paper Figure 2 and the generate command); training curves are cgan.plots."""
 
 from __future__ import annotations
 
@@ -32,29 +32,4 @@ def save_digit_grid(samples: np.ndarray, path: Path, rows: int = 10, title: str 
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
-    plt.close(fig)
-
-
-def save_curves(histories: dict[str, list[dict]], path: Path) -> None:
-    """Losses, D's outputs and the validation Parzen scores per epoch, one line per run (dashed:
-    the generator sampled with its dropout on)."""
-    panels = [(("d_loss",), "discriminator loss"), (("g_loss",), "generator loss"),
-              (("d_fake",), "mean D(G(z)) during training"),
-              (("valid_parzen", "valid_parzen_dropout"), "validation Parzen LL (nats)")]
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
-    for ax, (keys, label) in zip(axes.flat, panels):
-        for name, history in histories.items():
-            for key in keys:
-                points = [(r["epoch"], r[key]) for r in history if r.get(key) is not None]
-                if points:
-                    dropout = key.endswith("_dropout")
-                    ax.plot(*zip(*points), linewidth=1, linestyle="--" if dropout else "-",
-                            label=f"{name} (G dropout on)" if dropout else name)
-        ax.set_title(label, fontsize=10)
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
     plt.close(fig)

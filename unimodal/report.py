@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cgan.cli import run_cli
 from cgan.paths import REPO_ROOT
-from unimodal.figures import save_curves
+from cgan.plots import save_curves
 
 # Paper Table 1 (Mirza & Osindero 2014), Parzen log-likelihood on MNIST test, nats.
 PAPER_TABLE1 = [
@@ -23,6 +23,9 @@ PAPER_TABLE1 = [
     ("Conditional adversarial nets", "132 ± 1.8"),
 ]
 MEASURED = [("mnist_gan", "Adversarial nets"), ("mnist_cgan", "Conditional adversarial nets")]
+CURVE_PANELS = [(("d_loss",), "discriminator loss"), (("g_loss",), "generator loss"),
+                (("d_fake",), "mean D(G(z)) during training"),
+                (("valid_parzen", "valid_parzen_dropout"), "validation Parzen LL (nats)")]
 
 
 def load_rows(results: Path) -> dict[str, dict]:
@@ -151,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = load_rows(results)
     (results / "table1.md").write_text(render_table(rows))
     if rows:
-        save_curves({name: row["history"] for name, row in rows.items()}, results / "curves.png")
+        save_curves({name: row["history"] for name, row in rows.items()}, results / "curves.png", CURVE_PANELS)
     print(f"wrote {results / 'table1.md'}" + (f" and {results / 'curves.png'}" if rows else ""))
     return 0
 
