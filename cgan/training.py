@@ -266,10 +266,10 @@ def pick_device(name: str) -> str:
 
 
 def _describe(record: dict[str, Any], max_epochs: int) -> str:
-    text = (f"epoch {record['epoch']}/{max_epochs}  lr {record['learning_rate']:.3g}  "
-            f"mom {record['momentum']:.3f}  d_loss {record['d_loss']:.4f}  g_loss {record['g_loss']:.4f}  "
-            f"D(x) {record['d_real']:.3f}  D(G(z)) {record['d_fake']:.3f}  "
-            f"{record['updates_per_second']:.1f} upd/s")
+    text = f"epoch {record['epoch']}/{max_epochs}  lr {record['learning_rate']:.3g}  mom {record['momentum']:.3f}  "
+    if record.get("d_real") or record.get("d_fake"):  # a model trained without a discriminator has neither
+        text += f"d_loss {record['d_loss']:.4f}  D(x) {record['d_real']:.3f}  D(G(z)) {record['d_fake']:.3f}  "
+    text += f"g_loss {record['g_loss']:.4f}  {record['updates_per_second']:.1f} upd/s"
     if "score" in record:
-        text += f"  score {record['score']:.2f}"
+        text += f"  score {record['score']:.5g}"
     return text
