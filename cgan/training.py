@@ -161,6 +161,9 @@ class AdversarialTrainer:
         self.sessions.append({**provenance(), "start_epoch": self.epoch})
         while self.epoch < self.settings.max_epochs and not self.stopped_early:
             self.run_epoch()
+        if self.stopped_early and self.best is not None:
+            print(f"stopped at epoch {self.epoch}: no better validation score for {self.settings.patience} "
+                  f"epochs (best {self.best['score']:.5g} at epoch {self.best['epoch']})", flush=True)
         return self.history
 
     def run_epoch(self) -> dict[str, Any]:

@@ -59,10 +59,11 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path):
     assert [r["epoch"] for r in resumed.history] == [1, 2, 3, 4]
 
 
-def test_best_checkpoint_follows_the_highest_score_and_patience_stops(tmp_path):
+def test_best_checkpoint_follows_the_highest_score_and_patience_stops(tmp_path, capsys):
     trainer = make_trainer(tmp_path, 10, scores=[1.0, 3.0, 2.0, 2.5, 0.0, 9.0])
     trainer.settings.patience = 3
     trainer.fit()
+    assert "stopped at epoch 5: no better validation score for 3 epochs (best 3 at epoch 2)" in capsys.readouterr().out
     assert trainer.best == {"epoch": 2, "score": 3.0}
     assert trainer.epoch == 5 and trainer.stopped_early
     assert checkpoint.load_checkpoint(tmp_path / "best.pt")["epoch"] == 2
