@@ -154,8 +154,11 @@ def _out_of_vocabulary(splits, vocab: dict[str, int]) -> dict:
 
 def scale_features(raw: np.ndarray, train_rows: np.ndarray, how: str) -> np.ndarray:
     """The networks' input: 'standardize' (each dimension to zero mean, unit variance over the
-    training images), 'l2' (each row to unit length) or 'none'."""
+    training images), 'l2' (each row to unit length), 'center_l2' (the training images' mean
+    subtracted, then each row to unit length) or 'none'."""
     features = np.asarray(raw, dtype=np.float32)
+    if how == "center_l2":
+        return unit_rows(features - features[train_rows].astype(np.float64).mean(axis=0).astype(np.float32))
     if how == "standardize":
         train = features[train_rows].astype(np.float64)
         mean, std = train.mean(axis=0), train.std(axis=0)

@@ -44,7 +44,7 @@ class DataSettings:
     valid_images: int = 1000
     include_annotations: bool = True
     max_train_pairs: int | None = 150000
-    feature_scaling: Literal["standardize", "l2", "none"] = "l2"
+    feature_scaling: Literal["standardize", "l2", "center_l2", "none"] = "center_l2"
     center_word_vectors: bool = True
     unit_word_vectors: bool = True
 

@@ -61,7 +61,9 @@ def test_split_is_by_image_and_pairs_match_the_tags(tiny):
     assert oov["test"]["dropped"] == 1 and oov["train"]["dropped"] == 0
     assert data.stats["splits"]["train"]["pairs"] == len(data.train.pair_image)
     assert np.allclose(np.linalg.norm(data.word_vectors, axis=1), 1, atol=1e-6)
-    assert np.allclose(np.linalg.norm(data.features, axis=1), 1, atol=1e-6)  # default scaling: l2
+    assert np.allclose(np.linalg.norm(data.features, axis=1), 1, atol=1e-6)  # default: centred, unit length
+    centred = stored.features - stored.features[data.train.rows].mean(axis=0)
+    np.testing.assert_allclose(data.features, centred / np.linalg.norm(centred, axis=1, keepdims=True), atol=1e-6)
     standardised = load_tag_data(dataset, stored, vectors, DataSettings(valid_images=4, feature_scaling="standardize"))
     assert np.allclose(standardised.features[data.train.rows].mean(axis=0), 0, atol=1e-5)
     assert np.allclose(standardised.features[data.train.rows].std(axis=0), 1, atol=1e-4)
