@@ -9,8 +9,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-# A panel: the history keys drawn in it and its title. A key ending in '_dropout' is drawn dashed
-# (the generator sampled with its dropout on).
+# A panel: the history keys drawn in it and its title. A pair (key, key + '_dropout') is one measure
+# in two sampling modes, the second drawn dashed (the generator sampled with its dropout on); other
+# keys are named in the legend.
 Panel = tuple[tuple[str, ...], str]
 
 
@@ -21,15 +22,17 @@ def save_curves(histories: dict[str, list[dict]], path: Path, panels: list[Panel
     fig, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.5 * rows), squeeze=False)
     for ax in axes.flat[len(panels):]:
         ax.set_axis_off()
-    for ax, (keys, label) in zip(axes.flat, panels):
+    for ax, (keys, title) in zip(axes.flat, panels):
+        paired = len(keys) == 2 and keys[1] == keys[0] + "_dropout"  # one measure, two sampling modes
         for name, history in histories.items():
             for key in keys:
                 points = [(r["epoch"], r[key]) for r in history if r.get(key) is not None]
                 if points:
-                    dropout = key.endswith("_dropout")
+                    dropout = paired and key == keys[1]
+                    line = name if len(keys) == 1 or paired else f"{name}: {key}"
                     ax.plot(*zip(*points), linewidth=1, linestyle="--" if dropout else "-",
-                            label=f"{name} (G dropout on)" if dropout else name)
-        ax.set_title(label, fontsize=10)
+                            label=f"{line} (G dropout on)" if dropout else line)
+        ax.set_title(title, fontsize=10)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
