@@ -198,7 +198,7 @@ def deviations(context: Context) -> list[str]:
     side = (stats.get("image_side_px") or {}).get("max")
     if side and side < 500 and "features" not in context.reports:
         items.append(f"Resolution: images at most {side} px on a side (official: up to 500 px).")
-    if stats["images_in_dataset"] != 25000:
+    if stats["images_in_dataset"] != 25000 and "features" not in context.reports:
         items.append(f"Subset: {stats['images_in_dataset']:,} images of MIR Flickr's 25,000 are present "
                      "(the 'cleaned' subset: images with at least one common tag and at least one concept).")
     oov = stats["out_of_vocabulary"]["train"]
