@@ -131,6 +131,9 @@ class AdversarialTrainer:
         self.stopped_early = False
         self.sessions: list[dict[str, Any]] = []
 
+    # What step() returns, in order: the per-epoch means recorded in the history.
+    STATS = ("d_loss", "g_loss", "d_real", "d_fake")
+
     # ----- one update ---------------------------------------------------------------
     def step(self, data: torch.Tensor, condition: torch.Tensor | None, momentum: float) -> torch.Tensor:
         """One simultaneous D and G update; returns [d_loss, g_loss, mean D(real), mean D(fake)]."""
@@ -173,7 +176,7 @@ class AdversarialTrainer:
         self.generator.train()
         self.discriminator.train()
         started = time.perf_counter()
-        totals = torch.zeros(4, device=self.device)  # summed on the device: no sync per update
+        totals = torch.zeros(len(self.STATS), device=self.device)  # summed on the device: no sync per update
         bar = tqdm(self.batches.epoch(epoch), total=len(self.batches), disable=not self.progress,
                    desc=f"epoch {epoch}/{self.settings.max_epochs}", leave=False)
         for data, condition in bar:
@@ -183,10 +186,9 @@ class AdversarialTrainer:
             totals += self.step(data, condition, momentum)
         seconds = time.perf_counter() - started
         self.train_seconds += seconds
-        d_loss, g_loss, d_real, d_fake = (totals / len(self.batches)).cpu().tolist()
         record = {"epoch": epoch, "updates": self.updates, "learning_rate": lr_start,
-                  "momentum": momentum, "d_loss": d_loss, "g_loss": g_loss,
-                  "d_real": d_real, "d_fake": d_fake, "epoch_seconds": seconds,
+                  "momentum": momentum, **dict(zip(self.STATS, (totals / len(self.batches)).cpu().tolist())),
+                  "epoch_seconds": seconds,
                   "updates_per_second": len(self.batches) / seconds}
         self.epoch = epoch
         if self.evaluate is not None:
@@ -270,7 +272,7 @@ def pick_device(name: str) -> str:
 
 def _describe(record: dict[str, Any], max_epochs: int) -> str:
     text = f"epoch {record['epoch']}/{max_epochs}  lr {record['learning_rate']:.3g}  mom {record['momentum']:.3f}  "
-    if record.get("d_real") or record.get("d_fake"):  # a model trained without a discriminator has neither
+    if "d_loss" in record:  # a model trained without a discriminator has none of D's numbers
         text += f"d_loss {record['d_loss']:.4f}  D(x) {record['d_real']:.3f}  D(G(z)) {record['d_fake']:.3f}  "
     text += f"g_loss {record['g_loss']:.4f}  {record['updates_per_second']:.1f} upd/s"
     if "score" in record:

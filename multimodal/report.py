@@ -172,7 +172,8 @@ CURVE_PANELS = [(("d_loss",), "discriminator loss (CGAN)"),
 
 
 def save_training_curves(record: dict, path: Path) -> None:
-    """Losses and validation P@10 per epoch; the regressor has no discriminator, so its d_* are left out."""
+    """Losses and validation P@10 per epoch. The regressor has no discriminator: histories written
+    before the trainer recorded only the stats a model has hold zeros as its d_*; they are left out."""
     histories = {model: [{k: v for k, v in r.items() if not (model == "regressor" and k.startswith("d_"))}
                          for r in t["history"]] for model, t in record["training"].items()}
     save_curves(histories, path, CURVE_PANELS)

@@ -85,6 +85,8 @@ def test_pipeline_writes_scores_table2_and_figure(smoke_run):
     assert record["data"]["out_of_vocabulary"]["test"]["distinct_dropped"] == 1  # "unseenword"
     assert record["data"]["feature_dim"] == 1280 and record["data"]["backbone"] == "efficientnet-lite0"
     assert record["training"]["cgan"]["epochs_run"] == 2
+    regressor_epoch = record["training"]["regressor"]["history"][0]
+    assert "g_loss" in regressor_epoch and "d_loss" not in regressor_epoch  # no discriminator, no D numbers
     assert record["evaluation"]["commit"] and record["deviations"]
     table = (results / "table2.md").read_text()
     assert len(record["table2"]) == 10
