@@ -118,7 +118,6 @@ def describe_run(label: str, row: dict) -> str:
     mode = row["sampling"]
     sessions = row["training_sessions"]
     commits = ", ".join(sorted({f"`{s['commit'][:12]}`" for s in sessions}))
-    machine = ev["machine"]
     text = [f"**{label}** (`{row['name']}`, seed {row['seed']}): test {p['mean']:.2f} ± "
             f"{p['std_error']:.2f} nats at sigma {p['sigma']:.4f} (validation {p['valid_mean']:.2f}, "
             f"{SAMPLING_LABELS[mode]}); "
@@ -126,7 +125,7 @@ def describe_run(label: str, row: dict) -> str:
             f"({'complete' if row['complete'] else 'partial: budget ' + str(row['max_epochs'])}), "
             f"{row['updates']:,} updates, {_hours(row['train_seconds'])} of training plus "
             f"{_hours(row['eval_seconds_during_training'])} of per-epoch validation "
-            f"on {machine['cpu']} ({machine['torch_threads']} threads, torch {machine['torch']}). "
+            f"on {_machines(sessions)}. "
             f"Trained in {len(sessions)} session(s) at commit(s) {commits}; evaluated by "
             f"`{ev['command']}` at `{ev['commit'][:12]}` on {ev['date']}."]
     key = "valid_parzen_dropout" if mode == "dropout" else "valid_parzen"
@@ -142,6 +141,16 @@ def describe_run(label: str, row: dict) -> str:
         text.append(f"Conditional accuracy {100 * row['conditional_accuracy']:.2f}% (classifier "
                     f"test accuracy {100 * row['classifier_test_accuracy']:.2f}%).")
     return " ".join(text) + "\n"
+
+
+def _machines(sessions: list[dict]) -> str:
+    """Where the training ran, over all its sessions (thread counts differ between sessions)."""
+    machines = [s["machine"] for s in sessions]
+    threads = sorted({m["torch_threads"] for m in machines})
+    thread_text = " or ".join(str(t) for t in threads)
+    return (f"{' / '.join(sorted({m['cpu'] for m in machines}))} "
+            f"({thread_text} thread{'s' if threads != [1] else ''}, "
+            f"torch {' / '.join(sorted({m['torch'] for m in machines}))})")
 
 
 def main(argv: list[str] | None = None) -> int:
