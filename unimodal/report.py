@@ -145,12 +145,12 @@ def describe_run(label: str, row: dict) -> str:
 
 def _machines(sessions: list[dict]) -> str:
     """Where the training ran, over all its sessions (thread counts differ between sessions)."""
-    machines = [s["machine"] for s in sessions]
-    threads = sorted({m["torch_threads"] for m in machines})
-    thread_text = " or ".join(str(t) for t in threads)
-    return (f"{' / '.join(sorted({m['cpu'] for m in machines}))} "
-            f"({thread_text} thread{'s' if threads != [1] else ''}, "
-            f"torch {' / '.join(sorted({m['torch'] for m in machines}))})")
+    def distinct(key: str, separator: str) -> str:
+        return separator.join(str(v) for v in sorted({s["machine"][key] for s in sessions}))
+
+    threads = distinct("torch_threads", " or ")
+    return (f"{distinct('cpu', ' / ')} ({threads} thread{'' if threads == '1' else 's'}, "
+            f"torch {distinct('torch', ' / ')})")
 
 
 def main(argv: list[str] | None = None) -> int:
