@@ -9,6 +9,7 @@ from collections.abc import Callable
 import torch
 
 from cgan.errors import UserFacingError
+from cgan.paths import REPO_ROOT
 
 
 def add_common_args(parser: argparse.ArgumentParser, default_config: str) -> None:
@@ -29,6 +30,16 @@ def experiment_parser(default_config: str, **kwargs) -> argparse.ArgumentParser:
     argparse), with the common flags added and the description's layout kept."""
     parser = argparse.ArgumentParser(formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
     add_common_args(parser, default_config)
+    return parser
+
+
+def report_parser(prog: str, description: str, default_results: str, holds: str) -> argparse.ArgumentParser:
+    """The parser of a report command: it rebuilds tables and figures from result files in
+    ``--results`` (default ``default_results``, relative to the repository), which ``holds``."""
+    parser = argparse.ArgumentParser(prog=prog, description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", default=str(REPO_ROOT / default_results),
+                        help=f"folder with {holds} (default: {default_results})")
     return parser
 
 

@@ -1,11 +1,13 @@
-"""Config pieces shared by every experiment: network shapes, and building them."""
+"""Config pieces shared by every experiment: run settings, network shapes, and building them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from cgan.config import require
 from cgan.layers import LayerSpec, TowerNet, init_uniform_
+from cgan.paths import REPO_ROOT
 
 
 @dataclass
@@ -36,10 +38,35 @@ class NetworkSettings:
         return net
 
 
-def check_run_settings(name: str, threads: int | None, device: str) -> None:
-    """Checks shared by every experiment config: the run name, thread count and device."""
-    require(name.replace("_", "").replace("-", "").isalnum(),
-            "name must be letters, digits, '-' and '_' (it names the run folder)")
-    require(threads is None or threads >= 1, "threads must be >= 1 or null")
-    require(device == "auto" or device.split(":")[0] in ("cpu", "cuda"),
-            "device must be auto, cpu, cuda or cuda:N")
+@dataclass(kw_only=True)
+class RunSettings:
+    """What every experiment config has: its name, seed, threads, device and where its
+    checkpoints and committed results go (paths relative to the repository unless absolute)."""
+
+    name: str
+    seed: int
+    threads: int | None = None
+    device: str = "auto"
+    run_dir: str = "runs"
+    results_dir: str = "results"
+
+    def check(self) -> None:
+        require(self.name.replace("_", "").replace("-", "").isalnum(),
+                "name must be letters, digits, '-' and '_' (it names the run folder)")
+        require(self.threads is None or self.threads >= 1, "threads must be >= 1 or null")
+        require(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda"),
+                "device must be auto, cpu, cuda or cuda:N")
+
+    def path(self, value: str) -> Path:
+        """A path of the config, relative to the repository root unless absolute."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else REPO_ROOT / path
+
+    @property
+    def results(self) -> Path:
+        return self.path(self.results_dir)
+
+    @property
+    def run_root(self) -> Path:
+        """<run_dir>/<name>: the experiment's checkpoints."""
+        return self.path(self.run_dir) / self.name

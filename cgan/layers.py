@@ -133,24 +133,34 @@ class TowerNet(nn.Module):
         self.out_features = out.units
         self.dropout: DropoutMasks | None = None
 
-    def forward(self, main: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
-        """Pre-activation output; dropout only in training mode with a mask source attached."""
+    def forward(self, main: torch.Tensor, condition: torch.Tensor | None = None,
+                encoded_condition: torch.Tensor | None = None) -> torch.Tensor:
+        """Pre-activation output; dropout only in training mode with a mask source attached.
+        ``encoded_condition``, instead of ``condition``, is the condition tower's output
+        (``encode_condition``), for callers that repeat one condition over many rows."""
         drop = self.dropout if (self.training and self.dropout is not None) else None
         h = _run(self.main_tower, main, drop, self.input_keep, self.hidden_keep)
         if condition is not None:
-            c = _run(self.condition_tower, condition, drop, 1.0, self.hidden_keep)
-            h = torch.cat([h, c], dim=-1)
+            encoded_condition = _run(self.condition_tower, condition, drop, 1.0, self.hidden_keep)
+        if encoded_condition is not None:
+            h = torch.cat([h, encoded_condition], dim=-1)
         h = _run(self.joint, h, drop, self.hidden_keep, self.hidden_keep)
         if drop is not None:
             h = drop.apply(h, self.hidden_keep)
         return self.output(h)
 
+    def encode_condition(self, condition: torch.Tensor) -> torch.Tensor:
+        """The condition tower's output without dropout: what ``forward`` computes from a
+        condition when no mask falls on it (a one-layer tower never drops its input)."""
+        return _run(self.condition_tower, condition, None, 1.0, self.hidden_keep)
+
     def output_activation(self, pre: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(pre) if self.output_kind == "sigmoid" else pre
 
-    def sample(self, main: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+    def sample(self, main: torch.Tensor, condition: torch.Tensor | None = None,
+               encoded_condition: torch.Tensor | None = None) -> torch.Tensor:
         """Forward pass with the output nonlinearity applied (e.g. pixel intensities)."""
-        return self.output_activation(self(main, condition))
+        return self.output_activation(self(main, condition, encoded_condition))
 
 
 def _stack(in_features: int, layers: list[str]) -> tuple[nn.ModuleList, int]:

@@ -7,6 +7,7 @@ import platform
 import subprocess
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 import torch
 
@@ -49,10 +50,21 @@ def machine() -> dict:
     return info
 
 
+def command_line() -> str:
+    """The command as a user would type it: ``python -m package.module ...`` for a module of this
+    repository (``sys.argv[0]`` is then the module's absolute path), never an absolute path."""
+    args = list(sys.argv)
+    script = Path(args[0]).resolve() if args and args[0] else None
+    if script is not None and script.suffix == ".py" and script.is_relative_to(REPO_ROOT):
+        module = ".".join(script.relative_to(REPO_ROOT).with_suffix("").parts)
+        args = ["-m", module.removesuffix(".__main__"), *args[1:]]
+    return " ".join(["python", *args])
+
+
 def provenance() -> dict:
     """A dict to embed in result JSON files."""
     return {
-        "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
+        "command": command_line(),
         "commit": git_commit(),
         "machine": machine(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -1,4 +1,4 @@
-"""The adversarial training loop shared by both pipelines (Goodfellow's AdversaryCost2 + SGD).
+"""The training loop shared by both pipelines, and the paper's adversarial update (AdversaryCost2 + SGD).
 
 One minibatch = one simultaneous update of D and G from the same fake samples and the same
 dropout masks, as in the GAN code: D descends 0.5*(BCE(D(x|y),1) + BCE(D(G(z|y)|y),0)),
@@ -96,31 +96,38 @@ class ShuffledBatches:
 EvaluateFn = Callable[[int], dict[str, Any]]
 
 
-class AdversarialTrainer:
-    """Trains (generator, discriminator) on ``batches``; resumable from ``run_dir``.
+class Trainer:
+    """Epochs, schedules, checkpoints, best tracking, resumption and patience, for any update rule.
 
-    ``evaluate(epoch)`` is called after each epoch and returns metrics; its 'score' entry
-    (higher is better) picks the best checkpoint. ``identity`` (e.g. the config as a dict) is
-    stored in checkpoints, and a run directory holding a different identity is refused.
+    A subclass names its networks (``networks``, a dict: their state dicts go into checkpoints
+    under those names, and their parameters, in that order, into one momentum-SGD optimizer),
+    the per-update statistics it returns (``STATS``, averaged per epoch into the history) and
+    the update itself (``update``). All networks share one dropout-mask source seeded with
+    ``seed``. ``evaluate(epoch)`` is called after each epoch and returns metrics; its 'score'
+    entry (higher is better) picks the best checkpoint. ``identity`` (the settings that shape
+    the weights) is stored in checkpoints, and a run directory holding a different identity is
+    refused; ``config`` (the whole experiment config as plain data) is stored so that a
+    checkpoint alone rebuilds its networks. ``after_epoch(record)`` runs once the epoch is
+    checkpointed (a sweep reports the score there, and may stop the run by raising).
     """
 
-    def __init__(self, generator: TowerNet, discriminator: TowerNet, batches: ShuffledBatches,
-                 settings: TrainSettings, run_dir: str | Path, seed: int,
-                 evaluate: EvaluateFn | None = None, identity: Any = None, progress: bool | None = None,
-                 device: str = "cpu"):
+    STATS: tuple[str, ...] = ()
+
+    def __init__(self, networks: dict[str, TowerNet], batches: ShuffledBatches, settings: TrainSettings,
+                 run_dir: str | Path, seed: int, evaluate: EvaluateFn | None = None, identity: Any = None,
+                 config: Any = None, progress: bool | None = None, device: str = "cpu",
+                 after_epoch: Callable[[dict[str, Any]], None] | None = None):
         self.device = torch.device(device)
-        self.generator, self.discriminator = generator.to(self.device), discriminator.to(self.device)
+        self.networks = {name: net.to(self.device) for name, net in networks.items()}
         self.batches, self.settings, self.seed = batches, settings, seed
         self.run_dir = Path(run_dir)
-        self.evaluate = evaluate
-        self.identity = identity
+        self.evaluate, self.after_epoch = evaluate, after_epoch
+        self.identity, self.config = identity, config
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.masks = DropoutMasks(seed)
-        generator.dropout = discriminator.dropout = self.masks
-        self.noise_rng = torch.Generator().manual_seed(seed)
-        self.g_params = list(generator.parameters())
-        self.d_params = list(discriminator.parameters())
-        self.optimizer = MomentumSGD(self.d_params + self.g_params)
+        for net in self.networks.values():
+            net.dropout = self.masks
+        self.optimizer = MomentumSGD([p for net in self.networks.values() for p in net.parameters()])
         self.lr_schedule = settings.learning_rate_schedule()
         self.momentum_schedule = settings.momentum_schedule()
         self.updates = 0
@@ -131,31 +138,24 @@ class AdversarialTrainer:
         self.stopped_early = False
         self.sessions: list[dict[str, Any]] = []
 
-    # What step() returns, in order: the per-epoch means recorded in the history.
-    STATS = ("d_loss", "g_loss", "d_real", "d_fake")
+    # ----- what a subclass supplies ---------------------------------------------------------
+    def update(self, data: torch.Tensor, condition: torch.Tensor | None, lr: float,
+               momentum: float) -> torch.Tensor:
+        """One update of the networks from a minibatch; returns a tensor of the STATS."""
+        raise NotImplementedError
 
-    # ----- one update ---------------------------------------------------------------
+    def rng_state(self) -> dict[str, Any]:
+        """Random-number streams of the update besides the dropout masks (resumed exactly)."""
+        return {}
+
+    def load_rng_state(self, state: dict[str, Any]) -> None:
+        pass
+
     def step(self, data: torch.Tensor, condition: torch.Tensor | None, momentum: float) -> torch.Tensor:
-        """One simultaneous D and G update; returns [d_loss, g_loss, mean D(real), mean D(fake)]."""
-        n = data.shape[0]
-        z = sample_noise(self.settings.noise, n, self.settings.noise_dim, self.noise_rng).to(self.device)
-        fake = self.generator.sample(z, condition)
-        both_cond = None if condition is None else torch.cat([condition, condition])
-        logits = self.discriminator(torch.cat([data, fake]), both_cond).squeeze(-1)
-        real_logits, fake_logits = logits[:n], logits[n:]
-        d_loss = 0.5 * (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-                        + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
-        if self.settings.generator_loss == "non_saturating":
-            g_loss = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
-        else:
-            g_loss = -F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-        d_grads = torch.autograd.grad(d_loss, self.d_params, retain_graph=True)
-        g_grads = torch.autograd.grad(g_loss, self.g_params)
-        self.optimizer.step(list(d_grads) + list(g_grads), self.lr_schedule(self.updates), momentum)
+        """``update`` at the current learning rate, counted."""
+        stats = self.update(data, condition, self.lr_schedule(self.updates), momentum)
         self.updates += 1
-        with torch.no_grad():
-            return torch.stack([d_loss, g_loss, torch.sigmoid(real_logits).mean(),
-                                torch.sigmoid(fake_logits).mean()])
+        return stats
 
     # ----- epochs ----------------------------------------------------------------------
     def fit(self) -> list[dict[str, Any]]:
@@ -173,8 +173,8 @@ class AdversarialTrainer:
         epoch = self.epoch + 1
         momentum = self.momentum_schedule(epoch)
         lr_start = self.lr_schedule(self.updates)
-        self.generator.train()
-        self.discriminator.train()
+        for net in self.networks.values():
+            net.train()
         started = time.perf_counter()
         totals = torch.zeros(len(self.STATS), device=self.device)  # summed on the device: no sync per update
         bar = tqdm(self.batches.epoch(epoch), total=len(self.batches), disable=not self.progress,
@@ -198,8 +198,17 @@ class AdversarialTrainer:
         self.history.append(record)
         self._track_best(record)
         self.save()
-        print(_describe(record, self.settings.max_epochs), flush=True)
+        print(self.describe(record), flush=True)
+        if self.after_epoch is not None:
+            self.after_epoch(record)
         return record
+
+    def describe(self, record: dict[str, Any]) -> str:
+        """The epoch's line in the log."""
+        stats = "  ".join(f"{key} {record[key]:.4f}" for key in self.STATS)
+        text = (f"epoch {record['epoch']}/{self.settings.max_epochs}  lr {record['learning_rate']:.3g}  "
+                f"mom {record['momentum']:.3f}  {stats}  {record['updates_per_second']:.1f} upd/s")
+        return text + (f"  score {record['score']:.5g}" if "score" in record else "")
 
     def _track_best(self, record: dict[str, Any]) -> None:
         score = record.get("score")
@@ -208,21 +217,21 @@ class AdversarialTrainer:
         if self.best is None or score > self.best["score"]:
             self.best = {"epoch": record["epoch"], "score": score}
             save_checkpoint({"epoch": record["epoch"], "record": record, "identity": self.identity,
-                             "generator": self.generator.state_dict(),
-                             "discriminator": self.discriminator.state_dict()},
+                             "config": self.config, **self.network_states()},
                             self.run_dir / "best.pt")
         elif self.settings.patience and record["epoch"] - self.best["epoch"] >= self.settings.patience:
             self.stopped_early = True
 
     # ----- checkpoints -------------------------------------------------------------------
+    def network_states(self) -> dict[str, Any]:
+        return {name: net.state_dict() for name, net in self.networks.items()}
+
     def state(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "updates": self.updates, "identity": self.identity,
-                "generator": self.generator.state_dict(),
-                "discriminator": self.discriminator.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "masks": self.masks.state(),
-                "noise_rng": self.noise_rng.get_state(), "history": self.history,
-                "best": self.best, "train_seconds": self.train_seconds,
-                "stopped_early": self.stopped_early, "sessions": self.sessions}
+        return {"epoch": self.epoch, "updates": self.updates, "identity": self.identity, "config": self.config,
+                **self.network_states(), "optimizer": self.optimizer.state_dict(), "masks": self.masks.state(),
+                **self.rng_state(), "history": self.history, "best": self.best,
+                "train_seconds": self.train_seconds, "stopped_early": self.stopped_early,
+                "sessions": self.sessions}
 
     def save(self) -> None:
         save_checkpoint(self.state(), self.run_dir / "last.pt")
@@ -239,17 +248,70 @@ class AdversarialTrainer:
             raise UserFacingError(
                 f"{path} was written with different settings ({', '.join(conflicts)}); use another "
                 "run directory, or delete that one (or pass --fresh) to start over")
-        self.generator.load_state_dict(state["generator"])
-        self.discriminator.load_state_dict(state["discriminator"])
+        for name, net in self.networks.items():
+            net.load_state_dict(state[name])
         self.optimizer.load_state_dict(state["optimizer"])
         self.masks.load_state(state["masks"])
-        self.noise_rng.set_state(state["noise_rng"])
+        self.load_rng_state(state)
         self.epoch, self.updates = state["epoch"], state["updates"]
         self.history, self.best = state["history"], state["best"]
         self.train_seconds, self.stopped_early = state["train_seconds"], state["stopped_early"]
         self.sessions = state["sessions"]
         print(f"resumed {path} at epoch {self.epoch} ({self.updates} updates)", flush=True)
         return True
+
+
+class AdversarialTrainer(Trainer):
+    """The paper's update: one simultaneous step of D and G per minibatch (AdversaryCost2)."""
+
+    STATS = ("d_loss", "g_loss", "d_real", "d_fake")
+
+    def __init__(self, generator: TowerNet, discriminator: TowerNet, batches: ShuffledBatches,
+                 settings: TrainSettings, run_dir: str | Path, seed: int, **kwargs):
+        # D's parameters first: the optimizer's order, kept from the first runs so they resume.
+        super().__init__({"discriminator": discriminator, "generator": generator}, batches, settings,
+                         run_dir, seed, **kwargs)
+        self.generator, self.discriminator = generator, discriminator
+        self.g_params = list(generator.parameters())
+        self.d_params = list(discriminator.parameters())
+        self.noise_rng = torch.Generator().manual_seed(seed)
+
+    def update(self, data: torch.Tensor, condition: torch.Tensor | None, lr: float,
+               momentum: float) -> torch.Tensor:
+        """Returns [d_loss, g_loss, mean D(real), mean D(fake)]."""
+        n = data.shape[0]
+        z = sample_noise(self.settings.noise, n, self.settings.noise_dim, self.noise_rng).to(self.device)
+        fake = self.generator.sample(z, condition)
+        both_cond = None if condition is None else torch.cat([condition, condition])
+        logits = self.discriminator(torch.cat([data, fake]), both_cond).squeeze(-1)
+        real_logits, fake_logits = logits[:n], logits[n:]
+        d_loss = 0.5 * (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+                        + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+        if self.settings.generator_loss == "non_saturating":
+            g_loss = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+        else:
+            g_loss = -F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+        d_grads = torch.autograd.grad(d_loss, self.d_params, retain_graph=True)
+        g_grads = torch.autograd.grad(g_loss, self.g_params)
+        self.optimizer.step(list(d_grads) + list(g_grads), lr, momentum)
+        with torch.no_grad():
+            return torch.stack([d_loss, g_loss, torch.sigmoid(real_logits).mean(),
+                                torch.sigmoid(fake_logits).mean()])
+
+    def rng_state(self) -> dict[str, Any]:
+        return {"noise_rng": self.noise_rng.get_state()}
+
+    def load_rng_state(self, state: dict[str, Any]) -> None:
+        self.noise_rng.set_state(state["noise_rng"])
+
+
+def training_summary(run_dir: Path) -> dict[str, Any]:
+    """How a run was trained, from its checkpoints: best epoch and its record, epochs, updates,
+    time, sessions and the per-epoch history."""
+    last, best = load_checkpoint(run_dir / "last.pt"), load_checkpoint(run_dir / "best.pt")
+    return {"best_epoch": best["epoch"], "best_record": best["record"], "epochs_run": last["epoch"],
+            "updates": last["updates"], "train_seconds": last["train_seconds"],
+            "stopped_early": last["stopped_early"], "sessions": last["sessions"], "history": last["history"]}
 
 
 def identity_conflicts(saved: Any, current: Any, where: str = "") -> list[str]:
@@ -268,13 +330,3 @@ def pick_device(name: str) -> str:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise UserFacingError(f"device {name!r} was asked for, but torch sees no GPU; use 'auto' or 'cpu'")
     return name
-
-
-def _describe(record: dict[str, Any], max_epochs: int) -> str:
-    text = f"epoch {record['epoch']}/{max_epochs}  lr {record['learning_rate']:.3g}  mom {record['momentum']:.3f}  "
-    if "d_loss" in record:  # a model trained without a discriminator has none of D's numbers
-        text += f"d_loss {record['d_loss']:.4f}  D(x) {record['d_real']:.3f}  D(G(z)) {record['d_fake']:.3f}  "
-    text += f"g_loss {record['g_loss']:.4f}  {record['updates_per_second']:.1f} upd/s"
-    if "score" in record:
-        text += f"  score {record['score']:.5g}"
-    return text

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 
 from cgan.layers import TowerNet
-from cgan.training import AdversarialTrainer
+from cgan.training import Trainer
 from multimodal.data import ImageSplit, TagData
 from multimodal.tagging import Vocabulary, nearest_words, rank_votes, unit_rows
 
@@ -55,12 +54,10 @@ def neighbour_tags(data: TagData, split: ImageSplit, vocabulary: Vocabulary, ks:
     return out
 
 
-class RegressorTrainer(AdversarialTrainer):
+class RegressorTrainer(Trainer):
     """(c) Trains the generator's network alone, with the CGAN's SGD, schedules, dropout,
-    checkpoints, resumption and validation: only the loss differs. The noise input is zero.
+    checkpoints, resumption and validation: only the update differs. The noise input is zero.
 
-    The adversarial loop wants a discriminator; an empty module (no parameters) stands in, and
-    the history's only loss is 'g_loss', the regression loss.
     Losses: 'mse' = squared distance to the target vector (summed over its dimensions, averaged
     over the batch); 'cosine' = 1 - cosine similarity.
     """
@@ -68,10 +65,12 @@ class RegressorTrainer(AdversarialTrainer):
     STATS = ("g_loss",)
 
     def __init__(self, network: TowerNet, *args, loss: str = "mse", **kwargs):
-        super().__init__(network, nn.Identity(), *args, **kwargs)
-        self.loss = loss
+        super().__init__({"generator": network}, *args, **kwargs)
+        self.generator, self.loss = network, loss
+        self.g_params = list(network.parameters())
 
-    def step(self, data: torch.Tensor, condition: torch.Tensor | None, momentum: float) -> torch.Tensor:
+    def update(self, data: torch.Tensor, condition: torch.Tensor | None, lr: float,
+               momentum: float) -> torch.Tensor:
         z = torch.zeros(len(data), self.settings.noise_dim, device=self.device)
         output = self.generator.sample(z, condition)
         if self.loss == "mse":
@@ -79,6 +78,5 @@ class RegressorTrainer(AdversarialTrainer):
         else:
             loss = 1 - torch.nn.functional.cosine_similarity(output, data, dim=1).mean()
         grads = torch.autograd.grad(loss, self.g_params)
-        self.optimizer.step(list(grads), self.lr_schedule(self.updates), momentum)
-        self.updates += 1
+        self.optimizer.step(list(grads), lr, momentum)
         return loss.detach().reshape(1)

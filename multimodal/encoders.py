@@ -19,13 +19,14 @@ from pathlib import Path
 from gensim.models import KeyedVectors
 
 from cgan.config import load_config, to_dict
+from cgan.digest import sha256
 from cgan.errors import DataError, UserFacingError
 from cgan.files import write_json
 from cgan.paths import data_root as default_data_root
 from features import cnn, skipgram, store
 from features.images import list_images
 from features.mirflickr import MirFlickr
-from multimodal.experiment import FlickrExperiment, digest
+from multimodal.experiment import FlickrExperiment
 
 # Settings that change how a stage runs, not what it makes.
 RUNTIME_KEYS = {"name", "batch_size", "num_workers", "threads", "device", "allow_download",
@@ -82,7 +83,7 @@ def feature_stage(cfg: FlickrExperiment, dataset: MirFlickr, cache: Path, thread
     settings = load_config(cnn.FeatureSettings, config, overrides)
     images = dataset.images_dir
     listing = [f"{name}\t{(images / name).stat().st_size}" for name in list_images(images)]
-    key = digest({"settings": _relevant(settings), "images": store.list_digest(listing)})
+    key = sha256({"settings": _relevant(settings), "images": store.list_digest(listing)})
     # The standard preprocessing's features sit where features.cnn puts them by default; other
     # preprocessing gets a folder of its own, so that neither overwrites the other.
     name = settings.backbone if settings.preprocess == cnn.PreprocessSettings() else \
@@ -114,7 +115,7 @@ def wordvec_stage(cfg: FlickrExperiment, dataset: MirFlickr, cache: Path, data_r
     inputs = {"tags": _tag_files_digest(dataset),
               "texts": [_file_identity(Path(t["path"])) for t in texts],
               "yfcc": [_file_identity(Path(path)) for path in yfcc]}
-    key = digest({"settings": _relevant(settings), "inputs": inputs})
+    key = sha256({"settings": _relevant(settings), "inputs": inputs})
     # No --threads: gensim's workers stay the config's (1 is bit-reproducible).
     argv = _common(cfg, config, overrides, None) + [
         "--data-root", str(dataset.root.parent), "--out", str(out_dir), "--no-progress"]
@@ -162,6 +163,6 @@ def load_encoder_outputs(features_dir: Path, kv_path: Path) -> EncoderOutputs:
     for path in sorted(kv_path.parent.glob(kv_path.name + "*")):
         if not path.name.endswith(".stage.json"):
             h.update(path.read_bytes())
-    identity = {"features": digest(features.meta.get("identity")), "backbone": features.meta.get("backbone"),
+    identity = {"features": sha256(features.meta.get("identity")), "backbone": features.meta.get("backbone"),
                 "feature_dim": int(features.features.shape[1]), "word_vectors": h.hexdigest()}
     return EncoderOutputs(features, vectors, identity)

@@ -6,8 +6,6 @@ frozen CNN features; D(word vector | image) says whether the word is a real tag 
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -15,10 +13,10 @@ from typing import Literal
 import torch
 
 from cgan.config import load_config, require, to_dict
+from cgan.digest import sha256
 from cgan.errors import ConfigError
-from cgan.experiment import NetworkSettings, check_run_settings
+from cgan.experiment import NetworkSettings, RunSettings
 from cgan.layers import TowerNet
-from cgan.paths import REPO_ROOT
 from cgan.training import TrainSettings
 
 
@@ -93,10 +91,8 @@ class RegressorSettings:
         require(self.patience is None or self.patience >= 1, "regressor.patience must be >= 1 or null")
 
 
-@dataclass
-class FlickrExperiment:
-    name: str
-    seed: int
+@dataclass(kw_only=True)
+class FlickrExperiment(RunSettings):
     generator: NetworkSettings
     discriminator: NetworkSettings
     train: TrainSettings = field(default_factory=TrainSettings)
@@ -105,35 +101,18 @@ class FlickrExperiment:
     regressor: RegressorSettings = field(default_factory=RegressorSettings)
     encoders: EncoderSettings = field(default_factory=EncoderSettings)
     word_dim: int = 200
-    threads: int | None = None
-    device: str = "auto"
-    run_dir: str = "runs"
     results_dir: str = "results/flickr"
 
     def check(self) -> None:
-        check_run_settings(self.name, self.threads, self.device)
+        super().check()
         require(self.word_dim >= 1, "word_dim must be >= 1")
         for net in ("generator", "discriminator"):
             require(getattr(self, net).condition_layers is not None,
                     f"{net}.condition_layers is required: both networks see the image features")
 
-    def path(self, value: str) -> Path:
-        """A path of the config, relative to the repository root unless absolute."""
-        path = Path(value).expanduser()
-        return path if path.is_absolute() else REPO_ROOT / path
-
-    @property
-    def results(self) -> Path:
-        return self.path(self.results_dir)
-
 
 def load_experiment(path, overrides=None) -> FlickrExperiment:
     return load_config(FlickrExperiment, path, overrides)
-
-
-def digest(data) -> str:
-    """sha256 of a JSON-able value (sorted keys): the key of a cached stage."""
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def run_identity(cfg: FlickrExperiment, model: str, inputs: dict) -> dict:
@@ -155,7 +134,7 @@ def run_identity(cfg: FlickrExperiment, model: str, inputs: dict) -> dict:
 def run_directory(cfg: FlickrExperiment, identity: dict) -> Path:
     """runs/<name>/<model>-<key>: one folder per distinct identity, so changed inputs or
     settings start a new run and never clobber (or resume) one made from others."""
-    return cfg.path(cfg.run_dir) / cfg.name / f"{identity['model']}-{digest(identity)[:12]}"
+    return cfg.run_root / f"{identity['model']}-{sha256(identity)[:12]}"
 
 
 def build_networks(cfg: FlickrExperiment, feature_dim: int) -> tuple[TowerNet, TowerNet]:

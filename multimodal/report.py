@@ -6,7 +6,6 @@ the figure can always be regenerated from the data.
 
 from __future__ import annotations
 
-import argparse
 import json
 import textwrap
 from pathlib import Path
@@ -17,12 +16,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from cgan.cli import run_cli  # noqa: E402
+from cgan.cli import report_parser, run_cli  # noqa: E402
 from cgan.files import atomic_write  # noqa: E402
-from cgan.paths import REPO_ROOT  # noqa: E402
-from cgan.plots import save_curves  # noqa: E402
+from cgan.plots import save_curves
+from cgan.sampling import SAMPLING_LABELS  # noqa: E402
 
-SAMPLING_LABELS = {"dropout": "G sampled with its dropout on", "deterministic": "G sampled without dropout"}
 PAPER_EXAMPLE = ("Paper Table 2, for comparison: a photo tagged *water, river* got *creek, lake, "
                  "river, rocky, valley, woods, waters, ...*")
 
@@ -192,10 +190,7 @@ def write_reports(results: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m multimodal.report", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--results", default=str(REPO_ROOT / "results" / "flickr"),
-                        help="folder with metrics.json (default: results/flickr)")
+    parser = report_parser("python -m multimodal.report", __doc__, "results/flickr", "metrics.json")
     args = parser.parse_args(argv)
     written = write_reports(Path(args.results))
     print("wrote " + ", ".join(str(p) for p in written))

@@ -1,4 +1,4 @@
-"""Generated word vectors for many images, batch by batch.
+"""Generated word vectors for many images, batch by batch, and the tag lists decoded from them.
 
 The image-feature tower of the generator gives the same output for every sample of an image,
 so it runs once per image and its output is repeated for the noise samples (about 15x less
@@ -14,10 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
 
-from cgan.layers import DropoutMasks, TowerNet
+from cgan.layers import TowerNet
 from cgan.noise import sample_noise
+from cgan.sampling import sampling_modes, sampling_state
+from multimodal.data import ImageSplit, TagData
+from multimodal.experiment import FlickrExperiment
+from multimodal.tagging import TagDecoder, Vocabulary
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,27 @@ class Sampling:
     dropout: bool  # the network's training-time dropout on while sampling
 
 
+def cgan_samplings(cfg: FlickrExperiment) -> dict[str, Sampling]:
+    """The generator sampled in each of its sampling modes (cgan.sampling), the configured
+    mode (eval.sample_with_dropout) first: it picks the stopping point and the headline row."""
+    return {mode: Sampling(cfg.eval.samples, cfg.train.noise, cfg.train.noise_dim, mode == "dropout")
+            for mode in sampling_modes(cfg.generator, cfg.eval.sample_with_dropout)}
+
+
+def regressor_samplings(cfg: FlickrExperiment) -> dict[str, Sampling]:
+    """One vector per image suffices: 100 equal samples choose the same 20 words 100 times, and
+    their top 10 by summed similarity are the 10 nearest words either way."""
+    return {"deterministic": Sampling(1, None, cfg.train.noise_dim, False)}
+
+
+def make_decoder(cfg: FlickrExperiment, data: TagData) -> TagDecoder:
+    """Decoding vocabulary: every word with a vector (paper), or only the training tags."""
+    vocabulary = Vocabulary(data.word_vectors, data.words)
+    if cfg.eval.vocabulary == "tags":
+        vocabulary = vocabulary.restricted({data.words[i] for i in np.unique(data.train.pair_word)})
+    return TagDecoder(vocabulary, cfg.eval.nearest, cfg.eval.top)
+
+
 @torch.no_grad()
 def iter_samples(net: TowerNet, features: np.ndarray | torch.Tensor, how: Sampling, seed: int,
                  batch_images: int = 64) -> Iterator[torch.Tensor]:
@@ -37,27 +61,25 @@ def iter_samples(net: TowerNet, features: np.ndarray | torch.Tensor, how: Sampli
     masks come from their own generators seeded with ``seed`` (never the training streams)."""
     features = torch.as_tensor(features)
     device = next(net.parameters()).device
-    was_training, train_masks, tower = net.training, net.dropout, net.condition_tower
-    net.train(how.dropout)
-    net.dropout = DropoutMasks(seed) if how.dropout else None
-    shared = not how.dropout or len(tower) <= 1
+    shared = not how.dropout or len(net.condition_tower) <= 1
     rng = torch.Generator().manual_seed(seed)
-    try:
+    with sampling_state(net, "dropout" if how.dropout else "deterministic", seed):
         for start in range(0, len(features), batch_images):
             condition = features[start:start + batch_images].to(device, torch.float32)
-            if shared:
-                for layer in tower:
-                    condition = layer(condition)
-                net.condition_tower = nn.ModuleList()  # the tower's output passes straight through
-            condition = condition.repeat_interleave(how.count, dim=0)
+            encoded = net.encode_condition(condition).repeat_interleave(how.count, dim=0) if shared else None
+            condition = None if shared else condition.repeat_interleave(how.count, dim=0)
+            rows = len(condition if encoded is None else encoded)
             if how.noise is None:
-                z = torch.zeros(len(condition), how.noise_dim)
+                z = torch.zeros(rows, how.noise_dim)
             else:
-                z = sample_noise(how.noise, len(condition), how.noise_dim, rng)
-            vectors = net.sample(z.to(device), condition)
-            net.condition_tower = tower
+                z = sample_noise(how.noise, rows, how.noise_dim, rng)
+            vectors = net.sample(z.to(device), condition, encoded)
             yield vectors.view(-1, how.count, vectors.shape[-1]).cpu()
-    finally:
-        net.condition_tower = tower
-        net.train(was_training)
-        net.dropout = train_masks
+
+
+def network_tags(net: TowerNet, data: TagData, split: ImageSplit, how: Sampling, seed: int,
+                 decoder: TagDecoder, batch_images: int) -> list[list[str]]:
+    """Decoded tag lists of every image of ``split``."""
+    features = data.features[split.rows]
+    return [tags for batch in iter_samples(net, features, how, seed, batch_images)
+            for tags in decoder.words(decoder.decode(batch))]

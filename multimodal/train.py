@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import shutil
 from pathlib import Path
 
 import torch
 
 from cgan.cli import experiment_parser, run_cli, set_threads
+from cgan.config import to_dict
+from cgan.sweep_target import SweepTarget
 from cgan.training import AdversarialTrainer, ShuffledBatches, pick_device
 from multimodal.baselines import RegressorTrainer
 from multimodal.context import MODELS, Context, prepare
-from multimodal.evaluate import ValidationScore, cgan_samplings, make_decoder, regressor_samplings
-from multimodal.experiment import build_networks, load_experiment
+from multimodal.experiment import FlickrExperiment, build_networks, load_experiment
+from multimodal.sampling import cgan_samplings, make_decoder, regressor_samplings
+from multimodal.validation import validation_score
 
 
 def make_batches(context: Context) -> ShuffledBatches:
@@ -38,28 +42,43 @@ def make_batches(context: Context) -> ShuffledBatches:
     return ShuffledBatches(len(rows), fetch, cfg.train.batch_size, cfg.seed)
 
 
-def train_model(context: Context, model: str, fresh: bool = False, progress: bool | None = None) -> Path:
-    """Train (or resume, or find finished) one model; returns its run folder."""
+def train_model(context: Context, model: str, fresh: bool = False, progress: bool | None = None,
+                run_dir: Path | None = None, after_epoch=None) -> Path:
+    """Train (or resume, or find finished) one model in ``run_dir`` (default: the folder keyed
+    by its settings and inputs); returns its run folder."""
     cfg = context.cfg
-    run_dir = context.run_dir(model)
+    run_dir = run_dir or context.run_dir(model)
     if fresh and run_dir.exists():
         shutil.rmtree(run_dir)
     generator, discriminator = build_networks(cfg, context.data.features.shape[1])
     decoder = make_decoder(cfg, context.data)
     common = dict(batches=make_batches(context), run_dir=run_dir, seed=cfg.seed,
-                  identity=context.identity(model), progress=progress, device=pick_device(cfg.device))
+                  identity=context.identity(model), config=to_dict(cfg), progress=progress, device=pick_device(cfg.device),
+                  after_epoch=after_epoch)
     if model == "cgan":
-        score = ValidationScore(generator, cfg, context.data, decoder, cgan_samplings(cfg))
+        score = validation_score(generator, cfg, context.data, decoder, cgan_samplings(cfg))
         trainer = AdversarialTrainer(generator, discriminator, settings=cfg.train, evaluate=score, **common)
     else:
         settings = dataclasses.replace(cfg.train, max_epochs=cfg.regressor.max_epochs,
                                        patience=cfg.regressor.patience)
-        score = ValidationScore(generator, cfg, context.data, decoder, regressor_samplings(cfg))
+        score = validation_score(generator, cfg, context.data, decoder, regressor_samplings(cfg))
         trainer = RegressorTrainer(generator, settings=settings, evaluate=score, loss=cfg.regressor.loss,
                                    **common)
     print(f"{model}: {run_dir} ({len(common['batches'])} updates per epoch)", flush=True)
     trainer.fit()
     return run_dir
+
+
+def sweep_trial(cfg: FlickrExperiment, run_dir: Path, after_epoch, data_root: str | None = None,
+                cache_dir: str | None = None, progress: bool | None = None) -> list[dict]:
+    """One trial of a hyper-parameter sweep (cgan.sweep): the CGAN of ``cfg`` trained in
+    ``run_dir``; its history's 'score' is the validation P@10 in the configured sampling mode."""
+    context = prepare(cfg, data_root, cache_dir, run_stages=False)
+    train_model(context, "cgan", progress=progress, run_dir=run_dir, after_epoch=after_epoch)
+    return json.loads((run_dir / "history.json").read_text())
+
+
+SWEEP_TARGET = SweepTarget(load=load_experiment, train=sweep_trial, command="python -m multimodal.train --model cgan")
 
 
 def main(argv: list[str] | None = None) -> int:

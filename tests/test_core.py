@@ -11,6 +11,7 @@ from cgan.config import apply_overrides, from_dict, load_config
 from cgan.errors import ConfigError
 from cgan.layers import DropoutMasks, LayerSpec, Maxout, TowerNet
 from cgan.optim import MomentumSGD
+from cgan.sampling import SAMPLING_LABELS, SAMPLING_MODES, sampling_modes, sampling_state
 from cgan.schedules import ExponentialDecay, MomentumAdjustor
 from cgan.training import TrainSettings, identity_conflicts
 
@@ -154,3 +155,37 @@ def test_identity_conflicts_ignore_new_keys_but_name_changed_ones():
     saved = {"seed": 1, "train": {"lr": 0.1}}
     assert identity_conflicts(saved, {"seed": 1, "train": {"lr": 0.1, "new": 3}}) == []
     assert identity_conflicts(saved, {"seed": 2, "train": {"lr": 0.2}}) == ["seed", "train.lr"]
+
+
+def test_sampling_state_sets_the_mode_and_restores_the_network_even_after_an_error():
+    net = TowerNet(4, 0, ["relu 8"], [], ["relu 8"], "linear 3", hidden_keep=0.5)
+    training_masks = DropoutMasks(1)
+    net.dropout = training_masks
+    net.train()
+    with sampling_state(net, "deterministic", seed=5):
+        assert not net.training and net.dropout is None
+    assert net.training and net.dropout is training_masks
+    z = torch.ones(6, 4)
+    with pytest.raises(RuntimeError, match="boom"), sampling_state(net, "dropout", seed=5):
+        assert net.training and net.dropout is not training_masks
+        first = net.sample(z)
+        raise RuntimeError("boom")
+    assert net.training and net.dropout is training_masks
+    net.eval()
+    with sampling_state(net, "dropout", seed=5):
+        assert torch.equal(net.sample(z), first)  # masks from their own source, seeded
+    assert not net.training and net.dropout is training_masks
+    with pytest.raises(ValueError, match="unknown sampling mode"), sampling_state(net, "noisy", seed=5):
+        pass
+
+
+def test_sampling_modes_put_the_configured_mode_first_and_skip_dropout_when_g_has_none():
+    from cgan.experiment import NetworkSettings
+
+    g = NetworkSettings(main_layers=["relu 4"], joint_layers=[], output_layer="linear 2", init_range=0.1,
+                        hidden_keep=0.5)
+    assert sampling_modes(g, dropout_first=True) == ["dropout", "deterministic"]
+    assert sampling_modes(g, dropout_first=False) == ["deterministic", "dropout"]
+    g.hidden_keep = 1.0
+    assert sampling_modes(g, dropout_first=True) == ["deterministic"]
+    assert set(SAMPLING_LABELS) == set(SAMPLING_MODES)

@@ -7,7 +7,7 @@ import torch
 import cgan.checkpoint as checkpoint
 from cgan.errors import UserFacingError
 from cgan.experiment import NetworkSettings
-from cgan.training import AdversarialTrainer, ShuffledBatches, TrainSettings
+from cgan.training import AdversarialTrainer, ShuffledBatches, Trainer, TrainSettings
 
 G = NetworkSettings(main_layers=["relu 16"], condition_layers=["relu 8"], joint_layers=["relu 16"],
                     output_layer="sigmoid 12", init_range=0.05, hidden_keep=0.5)
@@ -94,3 +94,51 @@ def test_resume_refuses_a_run_of_other_settings_and_unreadable_files(tmp_path):
     (tmp_path / "last.pt").write_bytes(b"garbage")
     with pytest.raises(UserFacingError, match="cannot be read"):
         make_trainer(tmp_path, 2).resume()
+
+
+class LeastSquaresTrainer(Trainer):
+    """A non-adversarial update for the base trainer: fit one network's output to the data."""
+
+    STATS = ("loss",)
+
+    def __init__(self, net, *args, **kwargs):
+        super().__init__({"net": net}, *args, **kwargs)
+        self.net = net
+
+    def update(self, data, condition, lr, momentum):
+        loss = (self.net.sample(torch.zeros(len(data), 4), condition) - data).pow(2).sum(dim=1).mean()
+        grads = torch.autograd.grad(loss, list(self.net.parameters()))
+        self.optimizer.step(list(grads), lr, momentum)
+        return loss.detach().reshape(1)
+
+
+def least_squares_trainer(run_dir, max_epochs):
+    torch.manual_seed(0)
+    cond = torch.eye(3)[torch.arange(60) % 3]
+    data = cond @ torch.tensor([[0.9] * 12, [0.1] * 12, [0.5] * 12])
+    batches = ShuffledBatches(60, lambda i: (data[i], cond[i]), batch_size=10, seed=5)
+    net = NetworkSettings(main_layers=["relu 8"], condition_layers=["relu 8"], joint_layers=[],
+                          output_layer="linear 12", init_range=0.3).build(4, 3)
+    scores = iter(range(100))
+    return LeastSquaresTrainer(net, batches, TrainSettings(max_epochs=max_epochs, learning_rate=0.05),
+                               run_dir, seed=3, evaluate=lambda epoch: {"score": -next(scores)},
+                               identity={"kind": "least squares"}, config={"any": "config"}, progress=False)
+
+
+def test_base_trainer_runs_a_non_adversarial_update_with_checkpoints_and_resume(tmp_path, capsys):
+    straight = least_squares_trainer(tmp_path / "a", 6)
+    straight.fit()
+    losses = [r["loss"] for r in straight.history]
+    assert losses[-1] < 0.5 * losses[0] and straight.updates == 36
+    assert set(straight.history[0]) >= {"loss", "learning_rate", "momentum", "score"}
+    assert "d_loss" not in straight.history[0]  # only the stats the update returns
+    assert "loss " in capsys.readouterr().out  # the epoch line names them
+    state = checkpoint.load_checkpoint(tmp_path / "a" / "last.pt")
+    assert set(state) >= {"net", "optimizer", "masks", "config"} and "discriminator" not in state
+    assert state["config"] == {"any": "config"}
+    assert checkpoint.load_checkpoint(tmp_path / "a" / "best.pt")["epoch"] == 1  # scores fall each epoch
+    least_squares_trainer(tmp_path / "b", 3).fit()
+    resumed = least_squares_trainer(tmp_path / "b", 6)
+    resumed.fit()
+    torch.testing.assert_close(torch.cat([p.flatten() for p in resumed.optimizer.params]),
+                               torch.cat([p.flatten() for p in straight.optimizer.params]), rtol=0, atol=0)

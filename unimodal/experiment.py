@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from cgan.config import load_config, require, to_dict
-from cgan.experiment import NetworkSettings, check_run_settings
+from cgan.experiment import NetworkSettings, RunSettings
 from cgan.layers import TowerNet
 from cgan.training import TrainSettings
 
@@ -46,10 +46,8 @@ class MnistEvalSettings:
         return np.logspace(self.sigma_log10_min, self.sigma_log10_max, self.sigma_count)
 
 
-@dataclass
-class MnistExperiment:
-    name: str
-    seed: int
+@dataclass(kw_only=True)
+class MnistExperiment(RunSettings):
     conditional: bool
     generator: NetworkSettings
     discriminator: NetworkSettings
@@ -58,14 +56,11 @@ class MnistExperiment:
     output_bias_from_marginals: bool = True
     marginal_clip: float = 1e-7
     train_images: int = 50000
-    threads: int | None = None
-    device: str = "auto"
-    run_dir: str = "runs"
     results_dir: str = "results/mnist"
     figure_name: str = "samples.png"
 
     def check(self) -> None:
-        check_run_settings(self.name, self.threads, self.device)
+        super().check()
         require(1 <= self.train_images <= 50000, "train_images must be in [1, 50000]")
         require(0 < self.marginal_clip < 0.5, "marginal_clip must be in (0, 0.5)")
         if self.conditional:

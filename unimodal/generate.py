@@ -14,9 +14,9 @@ from cgan.checkpoint import load_checkpoint
 from cgan.cli import run_cli
 from cgan.config import from_dict
 from cgan.errors import UserFacingError
-from unimodal.evaluate import generate
 from unimodal.experiment import NUM_CLASSES, MnistExperiment, build_networks
 from unimodal.figures import save_digit_grid
+from unimodal.sampling import generate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,20 +33,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output file: .png (grid, one row per digit) or .npy")
     args = parser.parse_args(argv)
     state = load_checkpoint(args.checkpoint)
-    identity = dict(state["identity"])
-    identity["train"] = {**identity["train"], "max_epochs": 1}
-    cfg = from_dict(MnistExperiment, identity)
+    if state.get("config") is None:
+        raise UserFacingError(f"{args.checkpoint} holds no config: it was written before checkpoints "
+                              "stored one; train it again, or evaluate it with unimodal.evaluate and its YAML")
+    cfg = from_dict(MnistExperiment, state["config"])
     generator, _ = build_networks(cfg)
     generator.load_state_dict(state["generator"])
-    dropout = cfg.eval.sample_with_dropout if args.dropout is None else args.dropout
+    mode = "dropout" if (cfg.eval.sample_with_dropout if args.dropout is None else args.dropout) else "deterministic"
     digits = list(range(NUM_CLASSES)) if args.digits is None else args.digits
     if any(d not in range(NUM_CLASSES) for d in digits) or args.n < 1:
         raise UserFacingError("--digits must be in 0..9 and -n at least 1")
     if cfg.conditional:
         labels = np.repeat(np.array(digits), args.n)
-        samples, rows = generate(generator, cfg, labels, labels.size, args.seed, dropout), len(digits)
+        samples, rows = generate(generator, cfg, labels, labels.size, args.seed, mode), len(digits)
     else:
-        samples, rows = generate(generator, cfg, None, args.n, args.seed, dropout), 1
+        samples, rows = generate(generator, cfg, None, args.n, args.seed, mode), 1
     out = Path(args.out)
     if out.suffix == ".npy":
         np.save(out, samples.reshape(-1, 28, 28))

@@ -6,13 +6,12 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from cgan.cli import run_cli
-from cgan.paths import REPO_ROOT
+from cgan.cli import report_parser, run_cli
 from cgan.plots import save_curves
+from cgan.sampling import SAMPLING_LABELS
 
 # Paper Table 1 (Mirza & Osindero 2014), Parzen log-likelihood on MNIST test, nats.
 PAPER_TABLE1 = [
@@ -40,9 +39,6 @@ def load_rows(results: Path) -> dict[str, dict]:
 def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h"
 
-
-SAMPLING_LABELS = {"dropout": "G sampled with its dropout on",
-                   "deterministic": "G sampled without dropout"}
 
 
 def measured_lines(label: str, row: dict) -> list[str]:
@@ -154,10 +150,7 @@ def _machines(sessions: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m unimodal.report", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--results", default=str(REPO_ROOT / "results" / "mnist"),
-                        help="folder with the result JSON files (default: results/mnist)")
+    parser = report_parser("python -m unimodal.report", __doc__, "results/mnist", "the result JSON files")
     args = parser.parse_args(argv)
     results = Path(args.results)
     rows = load_rows(results)

@@ -1,0 +1,36 @@
+"""Samples of an MNIST generator, in either sampling mode (cgan.sampling), batch by batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from cgan.layers import TowerNet
+from cgan.noise import sample_noise
+from cgan.sampling import sampling_state
+from unimodal.experiment import NUM_CLASSES, MnistExperiment, one_hot
+
+
+@torch.no_grad()
+def generate(generator: TowerNet, cfg: MnistExperiment, labels: np.ndarray | None, count: int,
+             seed: int, mode: str = "deterministic", batch_size: int = 1000) -> np.ndarray:
+    """``count`` samples (float32, (count, 784)); ``labels`` condition them. Noise (and, in the
+    'dropout' mode, dropout masks) come from their own sources seeded with ``seed``."""
+    rng = torch.Generator().manual_seed(seed)
+    device = next(generator.parameters()).device
+    out = []
+    with sampling_state(generator, mode, seed):
+        for start in range(0, count, batch_size):
+            n = min(batch_size, count - start)
+            z = sample_noise(cfg.train.noise, n, cfg.train.noise_dim, rng).to(device)
+            y = None if labels is None else one_hot(labels[start:start + n]).to(device)
+            out.append(generator.sample(z, y).cpu())
+    return torch.cat(out).numpy()
+
+
+def protocol_labels(cfg: MnistExperiment) -> tuple[np.ndarray | None, int]:
+    """Table 1 draws 1,000 samples per class for the conditional model, 10,000 otherwise."""
+    if not cfg.conditional:
+        return None, cfg.eval.unconditional_samples
+    labels = np.repeat(np.arange(NUM_CLASSES), cfg.eval.samples_per_class)
+    return labels, labels.size
