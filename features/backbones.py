@@ -12,7 +12,6 @@ off. Weights are identified by the sha256 of their file, recorded next to the fe
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from cgan.digest import sha256
 from cgan.errors import DataError, UserFacingError
 from features.images import Preprocessing
 
@@ -137,14 +137,6 @@ class Backbone:
         return {"backbone": self.name, "layer": self.spec.layer, "dim": self.dim, "weights": self.weights}
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def weights_path(backbone: BackboneSpec, weights_file: str | Path | None = None,
                  allow_download: bool = True) -> Path:
     """The local weights file, downloading torchvision's into $TORCH_HOME if allowed.
@@ -202,6 +194,6 @@ def load_backbone(name: str, *, weights_file: str | Path | None = None, allow_do
         except Exception as error:  # noqa: BLE001 - a truncated or foreign file: say which
             raise DataError(f"weights file {path} cannot be loaded into {name} "
                             f"({type(error).__name__}: {error}); delete or replace it") from None
-        weights = {"file": path.name, "sha256": sha256_file(path)}
+        weights = {"file": path.name, "sha256": sha256(path)}
     network = backbone.cut(net).eval().requires_grad_(False)
     return Backbone(backbone, network.to(device or "cpu"), weights)

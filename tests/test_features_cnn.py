@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from cgan.digest import sha256
 from cgan.errors import DataError
 from features import backbones, store
 from features.backbones import build_network, load_backbone
@@ -102,7 +103,7 @@ def test_local_weights_file_is_used_and_hashed(tmp_path):
     path = tmp_path / "mine.pth"
     torch.save(backbones.BACKBONES["efficientnet-lite0"].build().state_dict(), path)
     backbone = load_backbone("efficientnet-lite0", weights_file=path)
-    assert backbone.weights == {"file": "mine.pth", "sha256": backbones.sha256_file(path)}
+    assert backbone.weights == {"file": "mine.pth", "sha256": sha256(path)}
     path.write_bytes(b"not a checkpoint")
     with pytest.raises(DataError, match="cannot be loaded"):
         load_backbone("efficientnet-lite0", weights_file=path)

