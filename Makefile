@@ -10,7 +10,7 @@ ifdef DATA_ROOT
 export CGAN_DATA_ROOT := $(DATA_ROOT)
 endif
 
-.PHONY: help setup test lint mnist mnist-cgan mnist-gan mnist-smoke tables bench clean-runs flickr-features flickr-wordvecs flickr-tags flickr-report
+.PHONY: help setup test lint sweep mnist mnist-cgan mnist-gan mnist-smoke tables bench clean-runs flickr-features flickr-wordvecs flickr-tags flickr-report
 
 help:
 	@echo "make setup       create $(VENV) and install everything (requirements.txt + this package)"
@@ -23,6 +23,8 @@ help:
 	@echo "make flickr-wordvecs  skip-gram word vectors -> .cache/flickr/wordvecs, report results/flickr/flickr_wordvecs.md"
 	@echo "make flickr-tags  Flickr: features, word vectors, CGAN + baselines -> results/flickr (Table 2, metrics); BACKBONE=efficientnet-lite0 works offline"
 	@echo "make flickr-report rebuild results/flickr markdown and figures from their JSON"
+	@echo "make sweep CONFIG=experiments/mnist_cgan.yaml SPACE=experiments/sweeps/....yaml [ARGS='--trials 8 --epochs 20']"
+	@echo "                  hyper-parameter sweep on Optuna -> results/<experiment>/sweeps/<study> (python -m cgan.sweep --help)"
 	@echo "make bench       speed benchmarks (training updates/s, Parzen protocol, matmul peak)"
 	@echo "make lint        ruff"
 
@@ -64,6 +66,9 @@ flickr-tags:
 
 flickr-report:
 	$(PY) -m multimodal.report
+
+sweep:
+	$(PY) -m cgan.sweep --config $(CONFIG) --space $(SPACE) $(ARGS)
 
 bench:
 	$(PY) -m benchmarks.run

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
@@ -68,6 +69,20 @@ def storage_url(url: str | None, default_path: Path) -> str:
     return url
 
 
+def open_storage(url: str, heartbeat: int, attempts: int = 5) -> RDBStorage:
+    """The study's database, with heartbeats; a stale trial is queued again with its values.
+    Workers started together on a new database race to create its tables: the losers retry."""
+    for attempt in range(attempts):
+        try:
+            return RDBStorage(url, heartbeat_interval=heartbeat, grace_period=2 * heartbeat,
+                              heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=None))
+        except sqlalchemy.exc.SQLAlchemyError as error:
+            if attempt == attempts - 1:
+                raise UserFacingError(f"cannot open the study's storage {url.split('@')[-1]}: {error}") from None
+            time.sleep(1 + attempt)
+    raise AssertionError("unreachable")
+
+
 def make_sampler(name: str, params: list[Param], seed: int) -> optuna.samplers.BaseSampler:
     if name == "grid":
         return optuna.samplers.GridSampler(grid(params), seed=seed)
@@ -105,10 +120,7 @@ class Sweep:
         self.study_name = args.study or f"{self.cfg.name}-{Path(args.space).stem}"
         self.sweep_dir = self.cfg.path(self.cfg.run_dir) / "sweeps" / self.study_name
         self.results = self.cfg.results / "sweeps" / self.study_name
-        self.storage = RDBStorage(
-            storage_url(args.storage, self.sweep_dir / "study.db"),
-            heartbeat_interval=args.heartbeat, grace_period=2 * args.heartbeat,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=None))
+        self.storage = open_storage(storage_url(args.storage, self.sweep_dir / "study.db"), args.heartbeat)
         self.study = optuna.create_study(
             study_name=self.study_name, storage=self.storage, load_if_exists=True, direction="maximize",
             sampler=make_sampler(args.sampler, self.params, args.seed), pruner=make_pruner(args.pruner, self.epochs))
