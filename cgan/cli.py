@@ -12,6 +12,17 @@ from cgan.errors import UserFacingError
 from cgan.paths import REPO_ROOT
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
+
 def add_common_args(parser: argparse.ArgumentParser, default_config: str) -> None:
     parser.add_argument("--config", default=default_config,
                         help=f"experiment YAML file (default: {default_config})")
@@ -21,8 +32,11 @@ def add_common_args(parser: argparse.ArgumentParser, default_config: str) -> Non
                         help="folder with local copies of the data sets (default: $CGAN_DATA_ROOT or ./data)")
     parser.add_argument("--cache-dir", default=None,
                         help="writable folder for downloads and caches (default: $CGAN_CACHE_DIR or ./.cache)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for torch (default: the config's, else all cores)")
+    parser.add_argument("--write-results", action="store_true",
+                        help="write the config's results folder even though --set changes the experiment "
+                             "(by default such a try-out writes under its run folder)")
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="CPU threads for torch, at least 1 (default: the config's, else all cores)")
 
 
 def experiment_parser(default_config: str, **kwargs) -> argparse.ArgumentParser:
@@ -44,7 +58,8 @@ def report_parser(prog: str, description: str, default_results: str, holds: str)
 
 
 def set_threads(count: int | None) -> None:
-    if count:
+    """Use ``count`` torch threads; None leaves torch's default (all cores)."""
+    if count is not None:
         torch.set_num_threads(count)
 
 

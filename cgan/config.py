@@ -8,6 +8,7 @@ A dataclass may define ``check(self)`` that raises ``ConfigError`` for impossibl
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -85,8 +86,15 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
             raise ConfigError(f"{key}: expected a whole number, got {value!r}")
         return value
     if hint is float:
+        if isinstance(value, str):  # YAML 1.1 reads 1e-6 (no dot) as text; take it as the number it is
+            try:
+                value = float(value)
+            except ValueError:
+                raise ConfigError(f"{key}: expected a number, got {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
@@ -114,9 +122,12 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
-def read_yaml(path: Path) -> dict:
+def read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     """A config file as a mapping; ``base: other.yaml`` (relative to the file) is read first and
     this file's keys are merged over it, so a variant config lists only what it changes."""
+    if path.resolve() in seen:
+        chain = " -> ".join(str(p) for p in (*seen, path.resolve()))
+        raise ConfigError(f"{path}: its base: chain comes back to itself ({chain})")
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
@@ -126,7 +137,9 @@ def read_yaml(path: Path) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
     base = data.pop("base", None)
-    return _merge(read_yaml(path.parent / base), data) if base else data
+    if base is not None and not isinstance(base, str):
+        raise ConfigError(f"{path}: base must be the name of another config file, not {base!r}")
+    return _merge(read_yaml(path.parent / base, (*seen, path.resolve())), data) if base else data
 
 
 def _merge(base: dict, update: dict) -> dict:

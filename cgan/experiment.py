@@ -21,6 +21,7 @@ class NetworkSettings:
     condition_layers: list[str] | None = None
     input_keep: float = 1.0
     hidden_keep: float = 1.0
+    dropout_scaled: bool = True  # kept units x 1/keep in training; false: Pylearn2 with input_scale 1
 
     def check(self) -> None:
         for text in [*self.main_layers, *(self.condition_layers or []), *self.joint_layers,
@@ -33,9 +34,14 @@ class NetworkSettings:
     def build(self, main_dim: int, condition_dim: int) -> TowerNet:
         """The network, initialised as Pylearn2's 'irange' (uniform weights, zero biases)."""
         net = TowerNet(main_dim, condition_dim, self.main_layers, self.condition_layers or [],
-                       self.joint_layers, self.output_layer, self.input_keep, self.hidden_keep)
+                       self.joint_layers, self.output_layer, self.input_keep, self.hidden_keep,
+                       self.dropout_scaled)
         init_uniform_(net, self.init_range)
         return net
+
+
+# Settings that change where or how fast a run goes, not what it produces.
+RUNTIME_KEYS = {"threads", "device", "run_dir", "results_dir"}
 
 
 @dataclass(kw_only=True)
@@ -70,3 +76,17 @@ class RunSettings:
     def run_root(self) -> Path:
         """<run_dir>/<name>: the experiment's checkpoints."""
         return self.path(self.run_dir) / self.name
+
+    def route_tryout_results(self, overrides: list[str], write_results: bool = False,
+                             result_keys: frozenset[str] = frozenset()) -> None:
+        """A try-out (an override that changes what is trained or measured, other than the
+        ``result_keys`` an experiment's own commands pass) writes its results under its run
+        folder, never over the committed ones, unless ``write_results`` or the overrides name
+        ``results_dir`` themselves."""
+        keys = {o.split("=", 1)[0].strip() for o in overrides}
+        changed = sorted(keys - RUNTIME_KEYS - result_keys)
+        if write_results or "results_dir" in keys or not changed:
+            return
+        committed, self.results_dir = self.results_dir, str(self.run_root / "results")
+        print(f"note: --set {', '.join(changed)} makes this a try-out: its results go to {self.results_dir} "
+              f"(pass --write-results to write {committed} instead)", flush=True)

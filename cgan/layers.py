@@ -73,20 +73,22 @@ class DropoutMasks:
     def __init__(self, seed: int):
         self.rng = np.random.default_rng(seed)
 
-    def mask(self, shape: tuple[int, ...], keep: float) -> torch.Tensor:
-        """A float mask with entries 0 or 1/keep (inverted dropout, as Pylearn2's input_scale)."""
+    def mask(self, shape: tuple[int, ...], keep: float, scaled: bool = True) -> torch.Tensor:
+        """A float mask with entries 0 or 1/keep (inverted dropout, as Pylearn2's input_scale =
+        1/keep), or 0 or 1 when not ``scaled`` (Pylearn2's input_scale = 1)."""
         count = int(np.prod(shape))
         if keep == 0.5:
             bits = np.unpackbits(np.frombuffer(self.rng.bytes((count + 7) // 8), dtype=np.uint8))
             kept = bits[:count].astype(np.float32)
         else:
             kept = (self.rng.random(count, dtype=np.float32) < keep).astype(np.float32)
-        return torch.from_numpy(kept.reshape(shape)).mul_(1.0 / keep)
+        mask = torch.from_numpy(kept.reshape(shape))
+        return mask.mul_(1.0 / keep) if scaled else mask
 
-    def apply(self, x: torch.Tensor, keep: float) -> torch.Tensor:
+    def apply(self, x: torch.Tensor, keep: float, scaled: bool = True) -> torch.Tensor:
         if keep >= 1.0:
             return x
-        return x * self.mask(tuple(x.shape), keep).to(x.device, non_blocking=True)
+        return x * self.mask(tuple(x.shape), keep, scaled).to(x.device, non_blocking=True)
 
     def state(self) -> dict:
         return self.rng.bit_generator.state
@@ -105,6 +107,8 @@ class TowerNet(nn.Module):
     Dropout follows Pylearn2's placement, on each layer's input: ``input_keep`` on the main
     input to its first layer, ``hidden_keep`` on the input of every later layer (the joint
     layers and the output layer). The condition input itself is never dropped.
+    Kept units are scaled by 1/keep in training (``dropout_scaled``, Pylearn2's default for D);
+    unscaled masks (0 or 1) are what the GAN code's generator_default_input_scale = 1 gave.
     The output layer returns pre-activations (logits for 'sigmoid'); ``output_activation``
     applies the nonlinearity, so that losses can use the stable logit form.
     """
@@ -119,9 +123,10 @@ class TowerNet(nn.Module):
         output_layer: str,
         input_keep: float = 1.0,
         hidden_keep: float = 1.0,
+        dropout_scaled: bool = True,
     ):
         super().__init__()
-        self.input_keep, self.hidden_keep = input_keep, hidden_keep
+        self.input_keep, self.hidden_keep, self.dropout_scaled = input_keep, hidden_keep, dropout_scaled
         self.main_tower, main_out = _stack(main_dim, main_layers)
         self.condition_tower, cond_out = _stack(condition_dim, condition_layers)
         self.joint, joint_out = _stack(main_out + cond_out, joint_layers)
@@ -139,20 +144,21 @@ class TowerNet(nn.Module):
         ``encoded_condition``, instead of ``condition``, is the condition tower's output
         (``encode_condition``), for callers that repeat one condition over many rows."""
         drop = self.dropout if (self.training and self.dropout is not None) else None
-        h = _run(self.main_tower, main, drop, self.input_keep, self.hidden_keep)
+        scaled = self.dropout_scaled
+        h = _run(self.main_tower, main, drop, self.input_keep, self.hidden_keep, scaled)
         if condition is not None:
-            encoded_condition = _run(self.condition_tower, condition, drop, 1.0, self.hidden_keep)
+            encoded_condition = _run(self.condition_tower, condition, drop, 1.0, self.hidden_keep, scaled)
         if encoded_condition is not None:
             h = torch.cat([h, encoded_condition], dim=-1)
-        h = _run(self.joint, h, drop, self.hidden_keep, self.hidden_keep)
+        h = _run(self.joint, h, drop, self.hidden_keep, self.hidden_keep, scaled)
         if drop is not None:
-            h = drop.apply(h, self.hidden_keep)
+            h = drop.apply(h, self.hidden_keep, scaled)
         return self.output(h)
 
     def encode_condition(self, condition: torch.Tensor) -> torch.Tensor:
         """The condition tower's output without dropout: what ``forward`` computes from a
         condition when no mask falls on it (a one-layer tower never drops its input)."""
-        return _run(self.condition_tower, condition, None, 1.0, self.hidden_keep)
+        return _run(self.condition_tower, condition, None, 1.0, self.hidden_keep, self.dropout_scaled)
 
     def output_activation(self, pre: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(pre) if self.output_kind == "sigmoid" else pre
@@ -175,10 +181,10 @@ def _stack(in_features: int, layers: list[str]) -> tuple[nn.ModuleList, int]:
 
 
 def _run(layers: nn.ModuleList, x: torch.Tensor, drop: DropoutMasks | None,
-         first_keep: float, later_keep: float) -> torch.Tensor:
+         first_keep: float, later_keep: float, scaled: bool = True) -> torch.Tensor:
     for i, layer in enumerate(layers):
         if drop is not None:
-            x = drop.apply(x, first_keep if i == 0 else later_keep)
+            x = drop.apply(x, first_keep if i == 0 else later_keep, scaled)
         x = layer(x)
     return x
 

@@ -43,7 +43,7 @@ def machine() -> dict:
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),  # plain text: checkpoints hold plain data only
     }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)

@@ -26,8 +26,9 @@ from tqdm import tqdm
 from cgan.checkpoint import load_checkpoint, save_checkpoint
 from cgan.config import require
 from cgan.errors import UserFacingError
-from cgan.files import write_json
+from cgan.files import remove_stale_temp_files, write_json
 from cgan.layers import DropoutMasks, TowerNet
+from cgan.locks import FolderLock
 from cgan.noise import NOISE_KINDS, sample_noise
 from cgan.optim import MomentumSGD
 from cgan.provenance import provenance
@@ -59,6 +60,8 @@ class TrainSettings:
         require(0 < self.lr_floor <= self.learning_rate, "train.lr_floor must be in (0, learning_rate]")
         for name in ("momentum_initial", "momentum_final"):
             require(0 <= getattr(self, name) < 1, f"train.{name} must be in [0, 1)")
+        require(self.momentum_initial <= self.momentum_final,
+                "train.momentum_initial must be <= momentum_final (momentum rises: paper §4.1, 0.5 -> 0.7)")
         require(1 <= self.momentum_start_epoch <= self.momentum_saturate_epoch,
                 "train.momentum_start_epoch must be >= 1 and <= momentum_saturate_epoch")
         require(self.max_epochs >= 1, "train.max_epochs must be >= 1")
@@ -134,6 +137,7 @@ class Trainer:
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] | None = None
+        self.best_networks: dict[str, Any] | None = None
         self.train_seconds = 0.0
         self.stopped_early = False
         self.sessions: list[dict[str, Any]] = []
@@ -159,11 +163,14 @@ class Trainer:
 
     # ----- epochs ----------------------------------------------------------------------
     def fit(self) -> list[dict[str, Any]]:
-        """Train until max_epochs (or patience runs out), resuming from run_dir if possible."""
-        self.resume()
-        self.sessions.append({**provenance(), "start_epoch": self.epoch})
-        while self.epoch < self.settings.max_epochs and not self.stopped_early:
-            self.run_epoch()
+        """Train until max_epochs (or patience runs out), resuming from run_dir if possible. The
+        run folder is locked meanwhile: a second process training into it is refused."""
+        with FolderLock(self.run_dir, "training"):
+            remove_stale_temp_files(self.run_dir)
+            self.resume()
+            self.sessions.append({**provenance(), "start_epoch": self.epoch})
+            while self.epoch < self.settings.max_epochs and not self.stopped_early:
+                self.run_epoch()
         if self.stopped_early and self.best is not None:
             print(f"stopped at epoch {self.epoch}: no better validation score for {self.settings.patience} "
                   f"epochs (best {self.best['score']:.5g} at epoch {self.best['epoch']})", flush=True)
@@ -190,6 +197,12 @@ class Trainer:
                   "momentum": momentum, **dict(zip(self.STATS, (totals / len(self.batches)).cpu().tolist())),
                   "epoch_seconds": seconds,
                   "updates_per_second": len(self.batches) / seconds}
+        diverged = [key for key in self.STATS if not math.isfinite(record[key])]
+        if diverged:
+            raise UserFacingError(
+                f"training diverged in epoch {epoch} ({', '.join(f'{k} {record[k]}' for k in diverged)}); "
+                f"nothing of that epoch was saved: {self.run_dir / 'last.pt'} still holds epoch {self.epoch}. "
+                "Try other settings (e.g. a lower train.learning_rate) in a new run folder, or --fresh")
         self.epoch = epoch
         if self.evaluate is not None:
             eval_started = time.perf_counter()
@@ -216,9 +229,9 @@ class Trainer:
             return
         if self.best is None or score > self.best["score"]:
             self.best = {"epoch": record["epoch"], "score": score}
-            save_checkpoint({"epoch": record["epoch"], "record": record, "identity": self.identity,
-                             "config": self.config, **self.network_states()},
-                            self.run_dir / "best.pt")
+            self.best_networks = {name: {k: v.detach().clone() for k, v in state.items()}
+                                  for name, state in self.network_states().items()}
+            self.save_best()
         elif self.settings.patience and record["epoch"] - self.best["epoch"] >= self.settings.patience:
             self.stopped_early = True
 
@@ -226,10 +239,18 @@ class Trainer:
     def network_states(self) -> dict[str, Any]:
         return {name: net.state_dict() for name, net in self.networks.items()}
 
+    def save_best(self) -> None:
+        """best.pt: the best epoch's networks, record, identity and config (last.pt keeps a copy
+        of these networks, so that a lost or damaged best.pt is written again on resuming)."""
+        record = next(r for r in self.history if r["epoch"] == self.best["epoch"])
+        save_checkpoint({"epoch": self.best["epoch"], "record": record, "identity": self.identity,
+                         "config": self.config, **self.best_networks}, self.run_dir / "best.pt")
+
     def state(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "updates": self.updates, "identity": self.identity, "config": self.config,
                 **self.network_states(), "optimizer": self.optimizer.state_dict(), "masks": self.masks.state(),
                 **self.rng_state(), "history": self.history, "best": self.best,
+                "best_networks": self.best_networks,
                 "train_seconds": self.train_seconds, "stopped_early": self.stopped_early,
                 "sessions": self.sessions}
 
@@ -257,8 +278,20 @@ class Trainer:
         self.history, self.best = state["history"], state["best"]
         self.train_seconds, self.stopped_early = state["train_seconds"], state["stopped_early"]
         self.sessions = state["sessions"]
+        self.best_networks = state.get("best_networks")
         print(f"resumed {path} at epoch {self.epoch} ({self.updates} updates)", flush=True)
+        self._restore_best()
         return True
+
+    def _restore_best(self) -> None:
+        """Write best.pt again from last.pt's copy when it is missing or damaged."""
+        if self.best is None or self.best_networks is None:
+            return
+        try:
+            load_checkpoint(self.run_dir / "best.pt", self.device)
+        except UserFacingError as error:
+            print(f"{error}: written again from last.pt (epoch {self.best['epoch']})", flush=True)
+            self.save_best()
 
 
 class AdversarialTrainer(Trainer):

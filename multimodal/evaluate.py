@@ -19,7 +19,7 @@ from multimodal.context import Context, prepare
 from multimodal.data import TagData
 from multimodal.decoding import decoded_tags
 from multimodal.deviations import deviations
-from multimodal.experiment import FlickrExperiment, load_experiment
+from multimodal.experiment import RESULT_KEYS, FlickrExperiment, load_experiment
 from multimodal.metrics import tag_scores
 from multimodal.report import write_reports
 from multimodal.sampling import cgan_samplings
@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="decode again even if a cached result matches")
     args = parser.parse_args(argv)
     cfg = load_experiment(args.config, args.overrides)
+    cfg.route_tryout_results(args.overrides, args.write_results, RESULT_KEYS)
     set_threads(args.threads or cfg.threads)
     context = prepare(cfg, args.data_root, args.cache_dir, run_stages=False)
     runs = {m: d for m, d in context.run_dirs().items() if (d / "best.pt").exists()}

@@ -19,6 +19,9 @@ from cgan.experiment import NetworkSettings, RunSettings
 from cgan.layers import TowerNet
 from cgan.training import TrainSettings
 
+# Overrides that `make flickr-tags BACKBONE=...` passes: they choose which committed result is made.
+RESULT_KEYS = frozenset({"encoders.backbone"})
+
 
 @dataclass
 class EncoderSettings:

@@ -20,7 +20,7 @@ import time
 from cgan.cli import experiment_parser, run_cli, set_threads
 from multimodal.context import prepare
 from multimodal.evaluate import evaluate_and_write
-from multimodal.experiment import load_experiment
+from multimodal.experiment import RESULT_KEYS, load_experiment
 from multimodal.report import write_reports
 from multimodal.train import train_model
 
@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     cfg = load_experiment(args.config, args.overrides)
+    cfg.route_tryout_results(args.overrides, args.write_results, RESULT_KEYS)
     threads = args.threads or cfg.threads
     set_threads(threads)
     progress = sys.stderr.isatty() if args.progress is None else args.progress

@@ -189,3 +189,15 @@ def test_sampling_modes_put_the_configured_mode_first_and_skip_dropout_when_g_ha
     g.hidden_keep = 1.0
     assert sampling_modes(g, dropout_first=True) == ["deterministic"]
     assert set(SAMPLING_LABELS) == set(SAMPLING_MODES)
+
+
+def test_unscaled_dropout_keeps_units_as_they_are():
+    masks = DropoutMasks(3)
+    x = torch.ones(1000, 8)
+    scaled, unscaled = masks.apply(x, 0.5), DropoutMasks(3).apply(x, 0.5, scaled=False)
+    assert set(scaled.unique().tolist()) == {0.0, 2.0} and set(unscaled.unique().tolist()) == {0.0, 1.0}
+    assert torch.equal(scaled, 2 * unscaled)  # the same units dropped
+    net = TowerNet(4, 0, ["relu 8"], [], [], "linear 3", hidden_keep=0.5, dropout_scaled=False)
+    net.dropout = DropoutMasks(0)
+    net.train()
+    assert net(torch.ones(2, 4)).shape == (2, 3)

@@ -40,12 +40,19 @@ def test_smoke_run_writes_a_table1_row_with_provenance(smoke_run):
     assert np.isclose(np.logspace(-1, 0, 10), parzen["sigma"]).sum() == 1
     assert np.isfinite(parzen["mean"]) and parzen["std_error"] > 0
     assert 0 <= row["conditional_accuracy"] <= 1 and row["classifier_test_accuracy"] >= 0.8
-    # both sampling modes are measured on the same checkpoint; the configured one comes first
-    assert row["sampling"] == "dropout" and list(row["by_sampling"]) == ["dropout", "deterministic"]
-    assert row["by_sampling"]["dropout"]["parzen"] == parzen
+    # both sampling modes are measured on the same checkpoint; the configured one (the protocol's) first
+    assert row["sampling"] == "deterministic" and list(row["by_sampling"]) == ["deterministic", "dropout"]
+    assert row["by_sampling"]["deterministic"]["parzen"] == parzen
+    for mode in ("deterministic", "dropout"):  # collapse diagnostics beside every Parzen number
+        result = row["by_sampling"][mode]
+        assert set(result["diversity"]) == {*map(str, range(10)), "mean"} and result["diversity"]["mean"] > 0
+        assert set(result["frechet"]) == {*map(str, range(10)), "mean", "overall"}
+        assert result["frechet"]["overall"] > 0
     assert {"valid_parzen", "valid_parzen_dropout"} <= set(row["history"][0])
     assert row["config"]["seed"] == 1234 and row["evaluation"]["commit"]
     assert (root / "results" / "smoke_samples.png").stat().st_size > 1000
+    assert (root / "results" / "mnist_cgan_interpolation.png").stat().st_size > 1000
+    assert (root / "results" / "mnist_cgan_nearest_train.png").stat().st_size > 1000
     table = (root / "results" / "table1.md").read_text()
     assert "132 ± 1.8" in table and f"{parzen['mean']:.1f} ± {parzen['std_error']:.1f}" in table
     assert "G sampled with its dropout on" in table and "G sampled without dropout" in table

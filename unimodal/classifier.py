@@ -108,6 +108,18 @@ def predict(model: nn.Module, x, batch_size=1000) -> torch.Tensor:
     return torch.cat(preds)
 
 
+@torch.no_grad()
+def penultimate_features(model: MnistClassifier, x, batch_size=1000) -> torch.Tensor:
+    """The 256 ReLU outputs before the last layer (on the CPU): the space of the Frechet distance."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    body = model.net[:-1]
+    features = [body(chunk.to(device)).cpu() for chunk in _as_pixels(x).split(batch_size)]
+    model.train(was_training)
+    return torch.cat(features)
+
+
 def accuracy(model: nn.Module, x, y, batch_size=1000) -> float:
     """Fraction of rows whose predicted class equals the label (int or one-hot)."""
     return float((predict(model, x, batch_size) == _as_labels(y)).double().mean())

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from cgan.checkpoint import load_checkpoint
 from cgan.cli import experiment_parser, run_cli, set_threads
@@ -16,20 +17,23 @@ from cgan.files import write_json
 from cgan.layers import TowerNet
 from cgan.paths import cache_dir
 from cgan.provenance import provenance
-from cgan.sampling import sampling_modes
+from cgan.sampling import SAMPLING_LABELS, sampling_modes
 from cgan.training import training_summary
-from unimodal.classifier import accuracy, conditional_accuracy, load_or_train_classifier
+from unimodal.classifier import accuracy, load_or_train_classifier, penultimate_features
+from unimodal.diagnostics import diagnose
 from unimodal.experiment import NUM_CLASSES, MnistExperiment, build_networks, load_experiment
 from unimodal.figures import save_digit_grid
 from unimodal.mnist_data import load_mnist
 from unimodal.parzen import parzen_protocol
-from unimodal.sampling import generate, protocol_labels
+from unimodal.sampling import generate, interpolation_noise, protocol_labels
 
 
 def evaluate_run(cfg: MnistExperiment, splits, run_dir: Path,
                  classifier_cache: Path) -> tuple[dict, TowerNet]:
-    """Table 1 row for the best checkpoint of a run: Parzen mean +- s.e. on the 10,000 test
-    images (sigma from the first validation images, fresh noise), and conditional accuracy."""
+    """Table 1 row for the best checkpoint of a run, in each sampling mode: Parzen mean +- s.e. on
+    the 10,000 test images (sigma from the first validation images, fresh noise), and the collapse
+    diagnostics: conditional accuracy, within-class diversity and the Frechet distance in the
+    scoring classifier's features (classes of unconditional samples: the classifier's)."""
     run = training_summary(run_dir)
     generator, _ = build_networks(cfg)
     generator.load_state_dict(load_checkpoint(run_dir / "best.pt")["generator"])
@@ -44,21 +48,18 @@ def evaluate_run(cfg: MnistExperiment, splits, run_dir: Path,
         "eval_seconds_during_training": sum(r.get("eval_seconds", 0.0) for r in run["history"]),
         "by_sampling": {},
     }
-    classifier = None
-    if cfg.conditional:
-        classifier = load_or_train_classifier(splits, classifier_cache,
-                                              epochs=cfg.eval.classifier_epochs,
-                                              min_accuracy=cfg.eval.classifier_min_accuracy)
-        row["classifier_test_accuracy"] = accuracy(classifier, splits.test_x, splits.test_y)
+    classifier = load_or_train_classifier(splits, classifier_cache, epochs=cfg.eval.classifier_epochs,
+                                          min_accuracy=cfg.eval.classifier_min_accuracy)
+    row["classifier_test_accuracy"] = accuracy(classifier, splits.test_x, splits.test_y)
+    test_features = penultimate_features(classifier, splits.test_x).numpy()
     for mode in modes:
         started = time.perf_counter()
         samples = generate(generator, cfg, labels, count, cfg.eval.seed + 1, mode)
         parzen = parzen_protocol(samples, splits.valid_x[: cfg.eval.valid_images], splits.test_x,
                                  cfg.eval.sigmas())
-        result = {"parzen": vars(parzen), "seconds": time.perf_counter() - started}
-        if classifier is not None:
-            result["conditional_accuracy"] = conditional_accuracy(classifier, samples, labels)
-        row["by_sampling"][mode] = result
+        row["by_sampling"][mode] = {
+            "parzen": vars(parzen), "seconds": time.perf_counter() - started,
+            **diagnose(samples, labels, classifier, splits.test_x, splits.test_y, test_features)}
     row["parzen"] = row["by_sampling"][modes[0]]["parzen"]
     row["conditional_accuracy"] = row["by_sampling"][modes[0]].get("conditional_accuracy")
     row.update({"config": to_dict(cfg), "training_sessions": run["sessions"],
@@ -66,16 +67,32 @@ def evaluate_run(cfg: MnistExperiment, splits, run_dir: Path,
     return row, generator
 
 
-def write_outputs(cfg: MnistExperiment, row: dict, generator: TowerNet) -> Path:
-    """<results_dir>/<name>.json and the sample figure (paper Figure 2 for the CGAN) of the
-    evaluated generator."""
+INTERPOLATED_DIGITS = [1, 3, 5, 7, 8]
+
+
+def write_outputs(cfg: MnistExperiment, row: dict, generator: TowerNet, train_x: np.ndarray) -> Path:
+    """<results_dir>/<name>.json and the figures of the evaluated generator, in its configured
+    sampling mode: the sample grid (paper Figure 2 for the CGAN), an interpolation in z (rows of
+    one digit each; a generator that ignores z draws one image per row), and each of ten samples
+    above its nearest training image (a memorisation check)."""
     results = cfg.results
     results.mkdir(parents=True, exist_ok=True)
+    mode, seed = row["sampling"], cfg.eval.seed + 2
     labels = np.repeat(np.arange(NUM_CLASSES), 10) if cfg.conditional else None
-    samples = generate(generator, cfg, labels, 100, cfg.eval.seed + 2, row["sampling"])
-    title = (f"{cfg.name}: best epoch {row['best_epoch']} of {row['epochs_run']}, {row['sampling']} sampling"
+    samples = generate(generator, cfg, labels, 100, seed, mode)
+    title = (f"{cfg.name}: best epoch {row['best_epoch']} of {row['epochs_run']}, {SAMPLING_LABELS[mode]}"
              + (" (rows: digits 0-9)" if cfg.conditional else ""))
     save_digit_grid(samples, results / cfg.figure_name, rows=10, title=title)
+    digits = INTERPOLATED_DIGITS if cfg.conditional else [0] * len(INTERPOLATED_DIGITS)
+    z = interpolation_noise(cfg, len(digits), 10, seed)
+    line = generate(generator, cfg, np.repeat(digits, 10) if cfg.conditional else None, len(z), seed, mode, z=z)
+    save_digit_grid(line, results / f"{cfg.name}_interpolation.png", rows=len(digits),
+                    title=f"{cfg.name}: z moved along a line, left to right"
+                          + (f" (rows: digits {', '.join(map(str, digits))})" if cfg.conditional else ""))
+    ten = samples[::10]
+    nearest = train_x[torch.cdist(torch.from_numpy(ten), torch.from_numpy(train_x)).argmin(dim=1).numpy()]
+    save_digit_grid(np.concatenate([ten, nearest]), results / f"{cfg.name}_nearest_train.png", rows=2,
+                    title=f"{cfg.name}: samples (top) and their nearest training images (bottom)")
     path = results / f"{cfg.name}.json"
     write_json(row, path)
     return path
@@ -84,7 +101,7 @@ def write_outputs(cfg: MnistExperiment, row: dict, generator: TowerNet) -> Path:
 def evaluate_and_write(cfg: MnistExperiment, splits, run_dir: Path, classifier_cache: Path) -> dict:
     """evaluate_run + write_outputs, with a one-line summary."""
     row, generator = evaluate_run(cfg, splits, run_dir, classifier_cache)
-    path = write_outputs(cfg, row, generator)
+    path = write_outputs(cfg, row, generator, splits.train_x[: cfg.train_images])
     p = row["parzen"]
     print(f"{cfg.name}: test Parzen log-likelihood {p['mean']:.1f} +- {p['std_error']:.1f} "
           f"(sigma {p['sigma']:.3f}, best epoch {row['best_epoch']} of {row['epochs_run']}) -> {path}")
@@ -98,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                     "write <results_dir>/<name>.json and its sample figure.")
     args = parser.parse_args(argv)
     cfg = load_experiment(args.config, args.overrides)
+    cfg.route_tryout_results(args.overrides, args.write_results)
     set_threads(args.threads or cfg.threads)
     run_dir = cfg.run_root
     if not (run_dir / "best.pt").exists():

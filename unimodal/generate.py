@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unimodal.generate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True, help="best.pt or last.pt of a run")
-    parser.add_argument("--digits", type=int, nargs="*", default=None,
+    parser.add_argument("--digits", type=int, nargs="+", default=None,
                         help="digits to condition on (default: 0-9); ignored by unconditional nets")
     parser.add_argument("-n", type=int, default=10, help="samples per digit (default 10)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
@@ -49,12 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         samples, rows = generate(generator, cfg, None, args.n, args.seed, mode), 1
     out = Path(args.out)
+    if out.suffix not in (".npy", ".png"):
+        raise UserFacingError(f"--out must end in .png or .npy, not {out.suffix!r}")
+    out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
         np.save(out, samples.reshape(-1, 28, 28))
-    elif out.suffix == ".png":
-        save_digit_grid(samples, out, rows=rows)
     else:
-        raise UserFacingError(f"--out must end in .png or .npy, not {out.suffix!r}")
+        save_digit_grid(samples, out, rows=rows)
     print(f"wrote {len(samples)} samples to {out}")
     return 0
 

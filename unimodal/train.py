@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="per-epoch progress bar (default: when stderr is a terminal)")
     args = parser.parse_args(argv)
     cfg = load_experiment(args.config, args.overrides)
+    cfg.route_tryout_results(args.overrides, args.write_results)
     set_threads(args.threads or cfg.threads)
     run_dir = cfg.run_root
     if args.fresh and run_dir.exists():

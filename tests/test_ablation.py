@@ -1,0 +1,35 @@
+"""The MNIST ablation report: a tiny sweep's trials measured, each with a verdict, and one sentence."""
+
+import csv
+import json
+
+from cgan import sweep
+from tests.test_sweep import DATA_ROOT, SMOKE, sweep_args, write_space
+from unimodal import ablation
+
+
+def test_ablation_measures_every_trial_of_a_sweep_and_writes_its_report(tmp_path, one_thread):
+    space = write_space(tmp_path / "space.yaml", "train.noise: [unit_uniform, symmetric_uniform]\n"
+                        "generator.dropout_scaled: [true, false]\n")
+    assert sweep.main(sweep_args(tmp_path, space, "--sampler", "grid", "--epochs", "1", "--study", "abl",
+                                 "--set", "eval.sample_with_dropout=false")) == 0
+    common = ["--config", SMOKE, "--data-root", DATA_ROOT, "--cache-dir", str(tmp_path / "cache"),
+              "--set", f"run_dir={tmp_path / 'runs'}", "--set", f"results_dir={tmp_path / 'results'}",
+              "--threads", "1"]
+    assert ablation.main([*common, "--study", "abl"]) == 0
+    record = json.loads((tmp_path / "results" / "ablation.json").read_text())
+    rows = record["rows"]
+    assert len(rows) == 4 and {r["g_dropout"] for r in rows} == {"keep 0.5 (scaled)", "keep 0.5 (unscaled)"}
+    assert all(0 <= r["conditional_accuracy"] <= 1 and r["diversity"] >= 0 and r["verdict"] for r in rows)
+    text = (tmp_path / "results" / "ablation.md").read_text()
+    assert "**Finding.**" in text and record["finding"] in text and text.count("| unit_uniform |") == 2
+    assert len(list(csv.DictReader((tmp_path / "results" / "ablation.csv").open()))) == 4
+    assert (tmp_path / "results" / "ablation.png").stat().st_size > 0
+
+
+def test_verdicts_follow_the_thresholds():
+    row = {"final_d_fake": 0.3, "diversity": 0.9}
+    assert ablation.verdict(row) == "G uses z"
+    assert ablation.verdict({**row, "diversity": 0.01}) == "G ignores z (one image per class)"
+    assert ablation.verdict({**row, "final_d_fake": 0.001}) == "D wins (G's samples all rejected)"
+    assert ablation.dropout_label({"hidden_keep": 1.0, "input_keep": 1.0}) == "none"

@@ -1,0 +1,170 @@
+"""What a careless or hostile user can do, and the clear answers they get: locked run folders,
+checkpoints that cannot run code and carry a checksum, a lost best.pt written again, leftover
+temporary files, a full disk, a diverging run, bad configs, and try-outs that keep their hands off
+committed results."""
+
+import errno
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+import cgan.files as files
+from cgan.checkpoint import MAGIC, load_checkpoint, save_checkpoint
+from cgan.cli import experiment_parser
+from cgan.config import load_config
+from cgan.digest import sha256
+from cgan.errors import ConfigError, UserFacingError
+from cgan.locks import FolderLock
+from cgan.training import TrainSettings
+from tests.test_training import make_trainer
+from unimodal import generate, train
+from unimodal.experiment import MnistExperiment
+
+REPO = Path(__file__).resolve().parent.parent
+DATA_ROOT = os.environ.get("CGAN_TEST_DATA_ROOT", str(REPO.parent / "shared" / "data"))
+
+
+def test_a_second_training_on_a_locked_run_folder_is_refused_naming_the_holder(tmp_path):
+    with FolderLock(tmp_path, "training"):
+        with pytest.raises(UserFacingError, match=rf"in use by process {os.getpid()} .*training"):
+            make_trainer(tmp_path, 1).fit()
+    make_trainer(tmp_path, 1).fit()  # released: the next run goes ahead
+    assert (tmp_path / "last.pt").is_file()
+
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_crafted_checkpoint_cannot_execute_code(tmp_path):
+    exploit = Exploit()
+    exploit.marker = tmp_path / "pwned"
+    payload = pickle.dumps({"generator": exploit})
+    legacy = tmp_path / "legacy.pt"
+    legacy.write_bytes(payload)
+    signed = tmp_path / "signed.pt"  # a correct checksum does not make it trusted
+    signed.write_bytes(MAGIC + sha256(payload).encode() + b"\n" + payload)
+    for path in (legacy, signed):
+        with pytest.raises(UserFacingError, match="cannot be read"):
+            load_checkpoint(path)
+        with pytest.raises(UserFacingError, match="cannot be read"):
+            generate.main(["--checkpoint", str(path), "--out", str(tmp_path / "x.png")])
+    assert not exploit.marker.exists()
+
+
+def test_a_damaged_checkpoint_is_refused_by_its_checksum(tmp_path):
+    path = tmp_path / "last.pt"
+    save_checkpoint({"weights": torch.arange(10_000, dtype=torch.float32)}, path)
+    assert torch.equal(load_checkpoint(path)["weights"], torch.arange(10_000, dtype=torch.float32))
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2: len(raw) // 2 + 64] = bytes(64)  # 64 bytes of the weights zeroed
+    path.write_bytes(bytes(raw))
+    with pytest.raises(UserFacingError, match="damaged"):
+        load_checkpoint(path)
+
+
+def test_a_damaged_best_checkpoint_is_written_again_when_the_run_resumes(tmp_path):
+    make_trainer(tmp_path, 3, scores=[1.0, 5.0, 2.0, 3.0]).fit()
+    best = load_checkpoint(tmp_path / "best.pt")
+    (tmp_path / "best.pt").write_bytes(b"garbage")
+    resumed = make_trainer(tmp_path, 4, scores=[1.0, 5.0, 2.0, 3.0])
+    resumed.fit()
+    again = load_checkpoint(tmp_path / "best.pt")
+    assert again["epoch"] == 2 and again["record"]["score"] == 5.0
+    for name in ("generator", "discriminator"):
+        for key, value in best[name].items():
+            assert torch.equal(again[name][key], value)
+    (tmp_path / "best.pt").unlink()  # lost altogether: the same
+    make_trainer(tmp_path, 4, scores=[1.0, 5.0, 2.0, 3.0]).fit()
+    assert load_checkpoint(tmp_path / "best.pt")["epoch"] == 2
+
+
+def test_temporary_files_left_by_killed_writes_are_removed_at_start(tmp_path):
+    make_trainer(tmp_path, 1).fit()
+    orphans = [tmp_path / ".last.pt.abc123.tmp", tmp_path / ".best.pt.xyz.tmp"]
+    for orphan in orphans:
+        orphan.write_bytes(b"x" * 1000)
+    make_trainer(tmp_path, 2).fit()
+    assert not any(p.exists() for p in orphans) and (tmp_path / "last.pt").is_file()
+
+
+def test_a_full_disk_or_read_only_folder_is_said_in_words(tmp_path, monkeypatch):
+    with pytest.raises(UserFacingError, match="not enough free disk space for checkpoint"):
+        files.check_free_space(tmp_path, 10**18, "checkpoint last.pt")
+
+    for code, message in ((errno.ENOSPC, "is full"), (errno.EROFS, "cannot write")):
+        def failing(handle, code=code):
+            raise OSError(code, os.strerror(code))
+
+        with pytest.raises(UserFacingError, match=message):
+            files.atomic_write(tmp_path / "out.bin", failing)
+    assert list(tmp_path.iterdir()) == []  # no temporary file left behind
+
+
+def test_a_diverging_run_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path):
+    make_trainer(tmp_path, 1).fit()
+    good = load_checkpoint(tmp_path / "last.pt")
+    trainer = make_trainer(tmp_path, 2)
+    trainer.settings.learning_rate = trainer.settings.lr_floor = 1e30
+    trainer.lr_schedule = trainer.settings.learning_rate_schedule()
+    with pytest.raises(UserFacingError, match="training diverged in epoch 2.*still holds epoch 1"):
+        trainer.fit()
+    assert load_checkpoint(tmp_path / "last.pt")["epoch"] == good["epoch"] == 1
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.learning_rate=.inf", "expected a finite number"),
+    ("train.momentum_initial=0.9", "momentum_initial must be <= momentum_final"),
+    ("threads=0", "threads must be >= 1"),
+])
+def test_impossible_settings_are_refused(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(MnistExperiment, REPO / "experiments" / "mnist_smoke.yaml", [override])
+
+
+def test_numbers_that_yaml_reads_as_text_are_numbers_and_a_base_loop_is_refused(tmp_path):
+    cfg = load_config(MnistExperiment, REPO / "experiments" / "mnist_smoke.yaml", ["train.lr_floor=1e-6"])
+    assert cfg.train.lr_floor == 1e-6
+    assert TrainSettings(lr_floor=1e-6).lr_floor == 1e-6
+    (tmp_path / "a.yaml").write_text("base: b.yaml\nname: a\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\nname: b\n")
+    with pytest.raises(ConfigError, match="base: chain comes back to itself"):
+        load_config(MnistExperiment, tmp_path / "a.yaml")
+    (tmp_path / "self.yaml").write_text("base: self.yaml\n")
+    with pytest.raises(ConfigError, match="comes back to itself"):
+        load_config(MnistExperiment, tmp_path / "self.yaml")
+
+
+@pytest.mark.parametrize("argv", [["--threads", "-3"], ["--threads", "0"]])
+def test_thread_counts_below_one_are_refused(argv, capsys):
+    with pytest.raises(SystemExit):
+        experiment_parser("x.yaml").parse_args(argv)
+    assert "is not at least 1" in capsys.readouterr().err
+
+
+def test_generate_needs_digit_values_and_makes_the_output_folder(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        generate.main(["--checkpoint", "x.pt", "--digits", "--out", "a.png"])
+    assert "expected at least one argument" in capsys.readouterr().err
+
+
+def test_a_tryout_writes_its_results_under_its_run_folder(tmp_path, one_thread):
+    results = tmp_path / "committed"
+    common = ["--config", str(REPO / "experiments" / "mnist_smoke.yaml"), "--data-root", DATA_ROOT,
+              "--cache-dir", str(tmp_path / "cache"), "--set", f"run_dir={tmp_path / 'runs'}", "--threads", "1",
+              "--set", "eval.classifier_epochs=0.05", "--set", "eval.classifier_min_accuracy=0.5"]
+    # The smoke config's own results_dir is replaced here by one the test owns, via the config file.
+    config = tmp_path / "exp.yaml"
+    config.write_text(f"base: {REPO / 'experiments' / 'mnist_smoke.yaml'}\nresults_dir: {results}\n")
+    common[1] = str(config)
+    assert train.main([*common, "--set", "train.max_epochs=1", "--set", "train_images=300"]) == 0
+    assert not results.exists()
+    assert (tmp_path / "runs" / "mnist_smoke" / "results" / "mnist_smoke.json").is_file()
+    out = tmp_path / "deep" / "folder" / "samples.npy"
+    assert generate.main(["--checkpoint", str(tmp_path / "runs" / "mnist_smoke" / "best.pt"), "--digits", "3",
+                          "-n", "2", "--out", str(out)]) == 0
+    assert out.is_file()
