@@ -29,6 +29,7 @@ from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.config import load_config, require
 from cgan.errors import DataError
 from cgan.files import write_json
+from cgan.locks import FolderLock
 from cgan.paths import cache_dir
 from features import mirflickr, store
 from features.backbones import BACKBONES, Backbone, load_backbone
@@ -150,32 +151,33 @@ def extract_to_folder(backbone: Backbone, images_dir: Path, out: Path, preproces
         meta = store.load_features(out).meta
         return {**meta["counts"], "skipped": "already complete", "images_per_second": None,
                 "session_images": 0, "session_seconds": 0.0}
-    writer = store.FeatureWriter.open(out, identity, len(ids), backbone.dim, fresh=fresh)
-    p = writer.progress
-    resumed_at, earlier_seconds = p.done, p.seconds
-    start = last_checkpoint = time.perf_counter()
-    bar = tqdm(total=len(ids), initial=p.done, unit="img", disable=not progress, dynamic_ncols=True,
-               mininterval=1 if sys.stderr.isatty() else 30, desc=backbone.name)
-    try:
-        for batch in iter_batches(backbone, ids, preprocessing, batch_size, num_workers, p.done, images_dir):
-            writer.write(batch.count, batch.rows, batch.failures)
-            p.add_sizes(batch.widths, batch.heights)
-            bar.update(batch.count)
-            if time.perf_counter() - last_checkpoint >= checkpoint_seconds:
-                p.seconds = earlier_seconds + time.perf_counter() - start
-                writer.checkpoint()
-                last_checkpoint = time.perf_counter()
-    finally:
-        bar.close()
-        p.seconds = earlier_seconds + time.perf_counter() - start
-        writer.checkpoint()
-    seconds = time.perf_counter() - start
-    counts = {"images": len(ids), "features": p.rows, "failed": len(p.failed)}
-    meta = {**backbone.record(), "preprocessing": preprocessing.record(), "counts": counts,
-            "image_side_px": {"min": p.min_side, "max": p.max_side},
-            "extraction_seconds": round(p.seconds, 2), "images_dir": str(images_dir),
-            "identity": identity}
-    writer.finish(ids, meta)
+    with FolderLock(out, "feature extraction"):  # a second extraction into this folder is refused
+        writer = store.FeatureWriter.open(out, identity, len(ids), backbone.dim, fresh=fresh)
+        p = writer.progress
+        resumed_at, earlier_seconds = p.done, p.seconds
+        start = last_checkpoint = time.perf_counter()
+        bar = tqdm(total=len(ids), initial=p.done, unit="img", disable=not progress, dynamic_ncols=True,
+                   mininterval=1 if sys.stderr.isatty() else 30, desc=backbone.name)
+        try:
+            for batch in iter_batches(backbone, ids, preprocessing, batch_size, num_workers, p.done, images_dir):
+                writer.write(batch.count, batch.rows, batch.failures)
+                p.add_sizes(batch.widths, batch.heights)
+                bar.update(batch.count)
+                if time.perf_counter() - last_checkpoint >= checkpoint_seconds:
+                    p.seconds = earlier_seconds + time.perf_counter() - start
+                    writer.checkpoint()
+                    last_checkpoint = time.perf_counter()
+        finally:
+            bar.close()
+            p.seconds = earlier_seconds + time.perf_counter() - start
+            writer.checkpoint()
+        seconds = time.perf_counter() - start
+        counts = {"images": len(ids), "features": p.rows, "failed": len(p.failed)}
+        meta = {**backbone.record(), "preprocessing": preprocessing.record(), "counts": counts,
+                "image_side_px": {"min": p.min_side, "max": p.max_side},
+                "extraction_seconds": round(p.seconds, 2), "images_dir": str(images_dir),
+                "identity": identity}
+        writer.finish(ids, meta)
     session = p.done - resumed_at
     return {**counts, "resumed_from": resumed_at, "session_images": session,
             "session_seconds": round(seconds, 2), "all_sessions_seconds": round(p.seconds, 2),

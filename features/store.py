@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from cgan.errors import DataError
-from cgan.files import write_json
+from cgan.files import check_free_space, write_json
 
 FEATURES, IDS, FAILED, META = "features.npy", "ids.txt", "failed.txt", "meta.json"
 PARTIAL, PROGRESS = "features.partial.npy", "progress.json"
@@ -63,8 +63,9 @@ class FeatureWriter:
     def __init__(self, folder: Path, progress: Progress, total: int, dim: int):
         self.folder, self.progress = folder, progress
         mode = "r+" if (folder / PARTIAL).is_file() and progress.done else "w+"
-        if mode == "w+":
+        if mode == "w+":  # a memmap on a full disk dies with a bus error: check the space first
             folder.mkdir(parents=True, exist_ok=True)
+            check_free_space(folder, total * dim * 4 + (1 << 20), "the image features")
         self.array = np.lib.format.open_memmap(folder / PARTIAL, mode=mode, dtype=np.float32,
                                                shape=None if mode == "r+" else (total, dim))
         if self.array.shape != (total, dim):

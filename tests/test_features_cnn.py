@@ -3,6 +3,7 @@ efficientnet-lite0 weights, determinism, unreadable images, the on-disk store an
 
 import dataclasses
 import json
+import shutil
 import urllib.error
 
 import numpy as np
@@ -12,7 +13,8 @@ from PIL import Image
 from torch import nn
 
 from cgan.digest import sha256
-from cgan.errors import DataError
+from cgan.errors import DataError, UserFacingError
+from cgan.locks import FolderLock
 from features import backbones, store
 from features.backbones import build_network, load_backbone
 from features.cnn import extract_features, extract_to_folder, main
@@ -272,3 +274,15 @@ def test_truncate_rows_rewrites_header_in_place(tmp_path, rows, keep):
         np.lib.format.read_magic(handle)
         np.lib.format.read_array_header_1_0(handle)
         assert path.stat().st_size == handle.tell() + keep * 12
+
+
+def test_a_second_extraction_into_a_locked_folder_is_refused_and_a_full_disk_is_checked_first(
+        images, tmp_path, lite0, monkeypatch):
+    out = tmp_path / "features"
+    pre = lite0.spec.preprocessing()
+    with FolderLock(out, "feature extraction"):
+        with pytest.raises(UserFacingError, match="in use by process .*feature extraction"):
+            extract_to_folder(lite0, images, out, pre, batch_size=2)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**12, 10**12, 1000))
+    with pytest.raises(UserFacingError, match="not enough free disk space for the image features"):
+        extract_to_folder(lite0, images, tmp_path / "full", pre, batch_size=2)
