@@ -10,7 +10,7 @@ ifdef DATA_ROOT
 export CGAN_DATA_ROOT := $(DATA_ROOT)
 endif
 
-.PHONY: help setup test lint sweep mnist mnist-cgan mnist-gan mnist-smoke tables bench clean-runs flickr-features flickr-wordvecs flickr-tags flickr-report
+.PHONY: help setup setup-dev test lint sweep flickr-smoke mnist mnist-cgan mnist-gan mnist-smoke tables bench clean-runs flickr-features flickr-wordvecs flickr-tags flickr-report
 
 help:
 	@echo "make setup       create $(VENV) and install everything (requirements.txt + this package)"
@@ -18,6 +18,8 @@ help:
 	@echo "make mnist       train + evaluate the CGAN and the GAN, then write results/mnist (Table 1, Figure 2)"
 	@echo "make mnist-cgan  only the conditional net (resumable: run again to continue)"
 	@echo "make mnist-gan   only Goodfellow's unconditional net"
+	@echo "make mnist-smoke the MNIST pipeline end to end on a small slice, in a minute (outputs under runs/)"
+	@echo "make flickr-smoke the Flickr pipeline end to end on a tiny generated MIR-Flickr-shaped data set (its test)"
 	@echo "make tables      rebuild results/mnist/table1.md and curves.png from the JSON files"
 	@echo "make flickr-features  CNN features of MIR Flickr -> .cache/flickr/features/<backbone> (resumable); BACKBONE=efficientnet-lite0 works offline"
 	@echo "make flickr-wordvecs  skip-gram word vectors -> .cache/flickr/wordvecs, report results/flickr/flickr_wordvecs.md"
@@ -27,12 +29,17 @@ help:
 	@echo "                  hyper-parameter sweep on Optuna -> results/<experiment>/sweeps/<study> (python -m cgan.sweep --help)"
 	@echo "make bench       speed benchmarks (training updates/s, Parzen protocol, matmul peak)"
 	@echo "make lint        ruff"
+	@echo "make setup-dev   only reinstall this package (editable), e.g. after pulling"
+	@echo "make clean-runs  delete runs/ (checkpoints of every experiment; results/ is kept)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 setup: $(PY)
 	$(PY) -m pip install -r requirements.txt
+	$(PY) -m pip install --no-deps -e .
+
+setup-dev: $(PY)
 	$(PY) -m pip install --no-deps -e .
 
 test:
@@ -63,6 +70,9 @@ flickr-wordvecs:
 
 flickr-tags:
 	$(PY) -m multimodal.pipeline --config experiments/flickr_cgan.yaml $(if $(BACKBONE),--set encoders.backbone=$(BACKBONE))
+
+flickr-smoke:
+	$(PY) -m pytest -q tests/test_multimodal_pipeline.py
 
 flickr-report:
 	$(PY) -m multimodal.report

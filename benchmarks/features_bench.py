@@ -7,7 +7,6 @@ Uses the first MIR Flickr images under the data root if present, else synthetic 
 Run: python -m benchmarks.features_bench   (prints JSON)
 """
 
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from benchmarks import bench_main
 from cgan.errors import DataError
 from features.backbones import load_backbone
 from features.cnn import extract_features
@@ -72,4 +72,4 @@ def run(images: int = 256, batch_size: int = 64, threads=(1, 2)) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(), indent=2))
+    raise SystemExit(bench_main(run, __doc__, "python -m benchmarks.features_bench"))

@@ -3,12 +3,12 @@
 Run: python -m benchmarks.parzen_bench   (prints JSON)
 """
 
-import json
 import time
 
 import numpy as np
 import torch
 
+from benchmarks import bench_main
 from unimodal.parzen import DEFAULT_SIGMAS, parzen_log_likelihood, select_sigma
 
 
@@ -37,4 +37,4 @@ def run(n_samples=10000, n_valid=1000, n_test=10000, dim=784, seed=0) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(), indent=2))
+    raise SystemExit(bench_main(run, __doc__, "python -m benchmarks.parzen_bench"))

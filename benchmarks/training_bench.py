@@ -3,13 +3,13 @@
 Run: python -m benchmarks.training_bench   (prints JSON)
 """
 
-import json
 import time
 
 import numpy as np
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from benchmarks import bench_main
 from cgan.training import AdversarialTrainer
 from unimodal.experiment import build_networks, load_experiment
 from unimodal.train import make_batches
@@ -101,4 +101,4 @@ def run(config: str = "experiments/mnist_cgan.yaml") -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(), indent=2))
+    raise SystemExit(bench_main(run, __doc__, "python -m benchmarks.training_bench"))

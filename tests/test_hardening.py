@@ -4,6 +4,7 @@ temporary files, a full disk, a diverging run, bad configs, and try-outs that ke
 committed results."""
 
 import errno
+import importlib
 import os
 import pickle
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 import torch
 
 import cgan.files as files
+from benchmarks import bench_main
 from cgan.checkpoint import MAGIC, load_checkpoint, save_checkpoint
 from cgan.cli import experiment_parser
 from cgan.config import load_config
@@ -168,3 +170,22 @@ def test_a_tryout_writes_its_results_under_its_run_folder(tmp_path, one_thread):
     assert generate.main(["--checkpoint", str(tmp_path / "runs" / "mnist_smoke" / "best.pt"), "--digits", "3",
                           "-n", "2", "--out", str(out)]) == 0
     assert out.is_file()
+
+
+@pytest.mark.parametrize("module", ["training_bench", "parzen_bench", "features_bench", "run"])
+def test_every_benchmark_answers_help(module, capsys):
+    mod = importlib.import_module(f"benchmarks.{module}")
+    with pytest.raises(SystemExit) as stop:
+        if module == "run":
+            mod.main(["--help"])
+        else:
+            bench_main(mod.run, mod.__doc__, f"python -m benchmarks.{module}", ["--help"])
+    assert stop.value.code == 0 and "usage: python -m benchmarks." in capsys.readouterr().out
+
+
+def test_a_config_path_works_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(MnistExperiment, "experiments/mnist_cgan.yaml")
+    assert cfg.name == "mnist_cgan"
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(MnistExperiment, "experiments/no_such.yaml")
