@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cgan.digest import sha256
 from cgan.errors import ConfigError, UserFacingError
 from unimodal import evaluate, generate, report, train
 from unimodal.experiment import load_experiment
@@ -96,3 +97,26 @@ def test_experiment_configs_load_and_bad_overrides_are_rejected():
         load_experiment(SMOKE, ["train.learning_rat=0.1"])
     with pytest.raises(ConfigError, match="keep probability"):
         load_experiment(SMOKE, ["generator.hidden_keep=1.5"])
+
+
+def test_the_python_api_samples_a_trained_generator_from_a_checkpoint_or_exported_weights(smoke_run, tmp_path):
+    from unimodal import export, load_generator
+    from unimodal.sampling import generate as generate_samples
+
+    root, _ = smoke_run
+    best = root / "runs" / "mnist_cgan" / "best.pt"
+    G = load_generator(best)
+    images = G.sample(digits=[3, 7], n=4, seed=5)
+    assert images.shape == (8, 28, 28) and images.min() >= 0 and images.max() <= 1
+    assert np.array_equal(images, G.sample(digits=[3, 7], n=4, seed=5))  # seeded
+    expected = generate_samples(G.network, G.config, np.repeat([3, 7], 4), 8, 5, "deterministic")
+    assert np.array_equal(images.reshape(8, -1), expected)  # the same samples as the evaluation draws
+    with pytest.raises(ValueError, match="digits"):
+        G.sample(digits=[12])
+    weights = tmp_path / "weights" / "g.safetensors"
+    assert export.main(["--checkpoint", str(best), "--out", str(weights)]) == 0
+    assert (tmp_path / "weights" / "g.safetensors.sha256").read_text().split()[0] == sha256(weights)
+    assert np.array_equal(load_generator(weights).sample(digits=[3, 7], n=4, seed=5), images)
+    assert export.main(["--checkpoint", str(best), "--out", str(tmp_path / "h.safetensors"), "--half"]) == 0
+    half = load_generator(tmp_path / "h.safetensors").sample(digits=[3, 7], n=4, seed=5)
+    assert np.abs(half - images).max() < 0.02 and (tmp_path / "h.safetensors").stat().st_size < weights.stat().st_size

@@ -6,3 +6,13 @@
 - ``parzen``, ``classifier``: the scoring tools; ``generate``: samples from a checkpoint;
   ``report``: table1.md and curves.png, rebuilt from the JSON results.
 """
+
+
+def __getattr__(name: str):
+    """``from unimodal import load_generator`` (imported on first use, so that the report
+    commands do not load torch)."""
+    if name in ("load_generator", "MnistGenerator", "export_generator"):
+        from unimodal import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'unimodal' has no attribute {name!r}")

@@ -1,0 +1,96 @@
+"""Using a trained MNIST generator from Python, without knowing its internals:
+
+    from unimodal import load_generator
+    G = load_generator("runs/mnist_cgan/best.pt")      # or a .safetensors file from export_generator
+    images = G.sample(digits=[3, 7], n=16)              # (32, 28, 28) floats in [0, 1]
+
+The traps this hides: the network returns logits (``sample`` applies the sigmoid), dropout
+masks (sampling here follows the protocol, G without dropout, unless ``mode="dropout"``), and the
+noise distribution the generator was trained with (read from its config).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cgan.checkpoint import load_checkpoint
+from cgan.config import from_dict
+from cgan.digest import sha256
+from cgan.errors import UserFacingError
+from cgan.layers import TowerNet
+from unimodal.experiment import NUM_CLASSES, MnistExperiment, build_networks
+from unimodal.sampling import generate
+
+
+class MnistGenerator:
+    """A trained generator and the config it was trained with."""
+
+    def __init__(self, network: TowerNet, config: MnistExperiment):
+        self.network, self.config = network.eval(), config
+
+    @property
+    def conditional(self) -> bool:
+        return self.config.conditional
+
+    def sample(self, digits: list[int] | None = None, n: int = 10, seed: int = 0,
+               mode: str = "deterministic") -> np.ndarray:
+        """``n`` images of each digit in ``digits`` (default 0-9; an unconditional generator
+        draws ``n`` images and takes no digits), as (count, 28, 28) pixel intensities in [0, 1].
+        The same seed gives the same images."""
+        if n < 1:
+            raise ValueError("n must be at least 1")
+        if not self.conditional:
+            if digits is not None:
+                raise ValueError("this generator is unconditional: it takes no digits")
+            return generate(self.network, self.config, None, n, seed, mode).reshape(-1, 28, 28)
+        digits = list(range(NUM_CLASSES)) if digits is None else list(digits)
+        if not digits or any(d not in range(NUM_CLASSES) for d in digits):
+            raise ValueError("digits must be one or more of 0-9")
+        labels = np.repeat(np.array(digits), n)
+        return generate(self.network, self.config, labels, labels.size, seed, mode).reshape(-1, 28, 28)
+
+
+def load_generator(path: str | Path) -> MnistGenerator:
+    """A generator from a training checkpoint (best.pt, last.pt) or an exported .safetensors file."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file, safe_open
+
+        if not path.is_file():
+            raise UserFacingError(f"weights file {path} does not exist")
+        with safe_open(str(path), framework="pt") as handle:
+            meta = handle.metadata() or {}
+        if "config" not in meta:
+            raise UserFacingError(f"{path} holds no generator config: export it with python -m unimodal.export")
+        config, state = json.loads(meta["config"]), {k: v.float() for k, v in load_file(str(path)).items()}
+    else:
+        checkpoint = load_checkpoint(path)
+        if checkpoint.get("config") is None:
+            raise UserFacingError(f"{path} holds no config (written before checkpoints stored one)")
+        config, state = checkpoint["config"], checkpoint["generator"]
+    cfg = from_dict(MnistExperiment, config)
+    generator, _ = build_networks(cfg)
+    generator.load_state_dict(state)
+    return MnistGenerator(generator, cfg)
+
+
+def export_generator(checkpoint: str | Path, out: str | Path, half: bool = False) -> dict:
+    """Write the generator of a checkpoint (G only) as safetensors, its config in the metadata,
+    and ``<out>.sha256``; returns {'file', 'sha256', 'bytes', 'dtype'}."""
+    from safetensors.torch import save_file
+
+    state = load_checkpoint(checkpoint)
+    if state.get("config") is None:
+        raise UserFacingError(f"{checkpoint} holds no config (written before checkpoints stored one)")
+    dtype = torch.float16 if half else torch.float32
+    tensors = {k: v.to(dtype).contiguous() for k, v in state["generator"].items()}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(out), metadata={"config": json.dumps(state["config"]), "epoch": str(state.get("epoch"))})
+    digest = sha256(out)
+    out.with_name(out.name + ".sha256").write_text(f"{digest}  {out.name}\n")
+    return {"file": out.name, "sha256": digest, "bytes": out.stat().st_size, "dtype": str(dtype).split(".")[-1]}
