@@ -50,6 +50,16 @@ def atomic_write(path: Path, write, what: str | None = None) -> None:
         raise
 
 
+def check_writable(folder: Path, what: str) -> None:
+    """Refuse, before any work is done, a folder that cannot take the result of that work."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise _explain(error, folder / "probe", what) from None
+
+
 def check_free_space(folder: Path, needed: int, what: str) -> None:
     """Refuse, with what to do, to start writing ``needed`` bytes where they do not fit."""
     probe = folder

@@ -8,6 +8,8 @@ import pytest
 import torch
 from torch import nn
 
+import cgan.files as files
+from cgan.errors import UserFacingError
 from unimodal import classifier
 from unimodal.classifier import (
     MnistClassifier,
@@ -119,6 +121,20 @@ def test_corrupt_cache_is_retrained(monkeypatch, tmp_path, tiny_splits):
 
 def test_weak_classifier_is_refused_and_not_cached(monkeypatch, tmp_path, tiny_splits):
     _stub_training(monkeypatch, 0.98)
-    with pytest.raises(RuntimeError, match="0.98"):
+    with pytest.raises(UserFacingError, match="0.98"):
         load_or_train_classifier(tiny_splits, tmp_path, progress=False)
     assert not _cache_file(tmp_path).exists()
+
+
+def test_a_read_only_cache_is_refused_before_training(monkeypatch, tmp_path, tiny_splits):
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained although the result could not be kept")
+
+    monkeypatch.setattr(classifier, "train_classifier", no_training)
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(files.tempfile, "TemporaryFile", read_only)
+    with pytest.raises(UserFacingError, match="cannot write the scoring classifier"):
+        load_or_train_classifier(tiny_splits, tmp_path, progress=False)

@@ -12,7 +12,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from cgan.files import atomic_write
+from cgan.errors import UserFacingError
+from cgan.files import atomic_write, check_writable
 
 CACHE_NAME = "mnist_classifier_{epochs:g}ep.pt"
 FULL_EPOCHS = 5  # 3 epochs gave 98.5% (constant lr) and 99.07% (decayed): too close to 99%
@@ -162,12 +163,13 @@ def load_or_train_classifier(splits, cache_dir, progress=True, epochs=FULL_EPOCH
     model = _load_cached(path)
     if model is not None:
         return model
+    check_writable(path.parent, "the scoring classifier")  # before training it, not after
     model = train_classifier(splits.train_x, splits.train_y, epochs=epochs, progress=progress)
     test_accuracy = accuracy(model, splits.test_x, splits.test_y)
     if test_accuracy < min_accuracy:
-        raise RuntimeError(
-            f"MNIST classifier reached only {test_accuracy:.4f} test accuracy "
-            f"(need {min_accuracy}); not caching it"
+        raise UserFacingError(
+            f"the MNIST scoring classifier reached only {test_accuracy:.4f} test accuracy "
+            f"(need {min_accuracy}); not caching it (eval.classifier_epochs sets its training length)"
         )
     _save(model, test_accuracy, path)
     return model
