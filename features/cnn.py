@@ -30,7 +30,7 @@ from cgan.config import load_config, require
 from cgan.errors import DataError
 from cgan.files import write_json
 from cgan.locks import FolderLock
-from cgan.paths import cache_dir
+from cgan.paths import REPO_ROOT, cache_dir
 from features import mirflickr, store
 from features.backbones import BACKBONES, Backbone, load_backbone
 from features.images import ImageFiles, Preprocessing, list_images, single_thread_worker
@@ -231,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     images_dir = Path(images).expanduser() if images else MirFlickr.at(args.data_root).images_dir
     if not images_dir.is_dir():
         raise DataError(f"image folder {images_dir} does not exist")
+    is_mirflickr = images_dir.parent.name == mirflickr.FOLDER
+    if is_mirflickr:
+        mirflickr.check_image_names(images_dir)  # before hours of extraction, not after
     out = Path(args.out or cfg.output_dir or cache_dir(args.cache_dir) / "flickr" / "features" / cfg.backbone)
     loading = time.perf_counter()
     backbone = load_backbone(cfg.backbone, weights_file=cfg.weights_file,
@@ -246,12 +249,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     record = result_record(
         config=cfg, seed=None, wall_seconds=time.perf_counter() - started,
-        deviations=deviations(backbone, summary, mirflickr=images_dir.parent.name == mirflickr.FOLDER),
+        deviations=deviations(backbone, summary, mirflickr=is_mirflickr),
         backbone=backbone.record(), preprocessing=cfg.preprocessing().record(), summary=summary,
         model_load_seconds=round(load_seconds, 2), device=str(default_device(cfg.device)),
         torch_threads=torch.get_num_threads(), output_dir=str(out),
         note="extraction is deterministic for a given device and thread count; no seed is used")
-    report = Path(cfg.results_dir) / f"features_{cfg.backbone}.json"
+    # Only the data set's features make the committed report; any other folder's stays beside them
+    # (unless a results_dir is given, or --write-results).
+    explicit = args.write_results or any(o.split("=", 1)[0].strip() == "results_dir" for o in args.overrides)
+    results = REPO_ROOT / cfg.results_dir if is_mirflickr or explicit else out
+    report = results / f"features_{cfg.backbone}.json"
     write_json(record, report)
     print(f"{summary['features']} of {summary['images']} images -> {out}/features.npy "
           f"({backbone.dim}-d float32); {summary['failed']} unreadable, listed in {out}/failed.txt; "

@@ -47,7 +47,9 @@ class MirflickrTags:
 
     def describe(self) -> str:
         extra = " plus concept annotations" if self.include_annotations else ""
-        return f"MIR Flickr tags{extra} of training images 1..{self.train_max_image_id}"
+        latin1 = len(self.dataset.latin1_files)
+        note = f" ({latin1} file(s) not UTF-8, read as Latin-1)" if latin1 else ""
+        return f"MIR Flickr tags{extra} of training images 1..{self.train_max_image_id}{note}"
 
     def __iter__(self) -> Iterator[list[str]]:
         for number in self.dataset.image_numbers:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -50,6 +50,7 @@ class MirFlickr:
     """One copy of the data set, rooted at ``<data_root>/mirflickr25k``."""
 
     root: Path
+    latin1_files: set[str] = field(default_factory=set, compare=False, repr=False)  # see read_text
 
     @classmethod
     def at(cls, data_root: str | Path | None = None) -> MirFlickr:
@@ -76,8 +77,19 @@ class MirFlickr:
         path = self.images_dir / "meta" / "tags" / f"tags{number}.txt"
         if not path.is_file():
             return []
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = self.read_text(path)
         return [line.strip() for line in text.splitlines() if line.strip()]
+
+    def read_text(self, path: Path) -> str:
+        """A text file of the data set as UTF-8; a file that is not valid UTF-8 (a few Flickr tag
+        files are Latin-1: 'caf\xe9') is read as Latin-1 instead, so no letter is lost, and its
+        name is kept in ``latin1_files`` for the reports to count."""
+        raw = path.read_bytes()
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self.latin1_files.add(path.name)
+            return raw.decode("latin-1")
 
     @cached_property
     def annotations(self) -> dict[int, list[str]]:
@@ -90,7 +102,7 @@ class MirFlickr:
             if path.name.startswith("README"):
                 continue
             concept = path.stem.removesuffix("_r1")
-            for line in path.read_text(encoding="utf-8", errors="replace").split():
+            for line in self.read_text(path).split():
                 if not line.isdigit():
                     raise DataError(f"{path}: expected image numbers, one per line, found {line!r}")
                 concepts.setdefault(int(line), set()).add(concept)
@@ -100,3 +112,14 @@ class MirFlickr:
         """Concept names of one image (e.g. ['sky', 'water']), [] if none."""
         return self.annotations.get(number, [])
 
+
+
+def check_image_names(images_dir: Path) -> None:
+    """MIR Flickr's images are im1.jpg ... im25000.jpg; any other image file would be extracted and
+    then fail the tagging experiment much later, so it is refused up front."""
+    from features.images import list_images
+
+    stray = [name for name in list_images(images_dir) if not _IMAGE_NAME.match(name)]
+    if stray:
+        raise DataError(f"{len(stray)} image file(s) under {images_dir} are not MIR Flickr images (imN.jpg), "
+                        f"e.g. {', '.join(stray[:3])}: move them out, or extract an arbitrary folder with --images")

@@ -15,10 +15,11 @@ from torch import nn
 from cgan.digest import sha256
 from cgan.errors import DataError, UserFacingError
 from cgan.locks import FolderLock
-from features import backbones, store
+from features import backbones, cnn, store
 from features.backbones import build_network, load_backbone
 from features.cnn import extract_features, extract_to_folder, main
 from features.images import list_images, load_rgb
+from features.mirflickr import MirFlickr
 from tests.fixtures_features import make_image_folder, make_mirflickr
 
 LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
@@ -286,3 +287,30 @@ def test_a_second_extraction_into_a_locked_folder_is_refused_and_a_full_disk_is_
     monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**12, 10**12, 1000))
     with pytest.raises(UserFacingError, match="not enough free disk space for the image features"):
         extract_to_folder(lite0, images, tmp_path / "full", pre, batch_size=2)
+
+
+def test_a_folder_other_than_mirflickr_keeps_its_report_beside_its_features(images, tmp_path, monkeypatch):
+    monkeypatch.setattr(cnn, "REPO_ROOT", tmp_path / "repo")  # the committed results/ must stay untouched
+    out = tmp_path / "out"
+    assert main(["--set", "backbone=efficientnet-lite0", "--set", "num_workers=0", "--images", str(images),
+                 "--out", str(out), "--threads", "1", "--no-progress"]) == 0
+    assert (out / "features_efficientnet-lite0.json").is_file() and not (tmp_path / "repo").exists()
+
+
+def test_a_stray_file_among_mirflickr_images_is_refused_before_extraction(tmp_path):
+    root = tmp_path / "data"
+    make_mirflickr(root)
+    Image.new("RGB", (8, 8)).save(root / "mirflickr25k" / "mirflickr" / "holiday.jpg")
+    with pytest.raises(DataError, match=r"not MIR Flickr images \(imN.jpg\), e.g. holiday.jpg"):
+        main(["--set", "backbone=efficientnet-lite0", "--no-progress", "--data-root", str(root),
+              "--cache-dir", str(tmp_path / "cache")])
+    assert not (tmp_path / "cache" / "flickr" / "features").exists()
+
+
+def test_latin1_tag_files_keep_their_letters_and_are_counted(tmp_path):
+    root = tmp_path / "data"
+    make_mirflickr(root)
+    dataset = MirFlickr.at(root)
+    (dataset.images_dir / "meta" / "tags" / "tags1.txt").write_bytes("café\nnaïve\n".encode("latin-1"))
+    assert dataset.tags(1) == ["café", "naïve"] and dataset.latin1_files == {"tags1.txt"}
+    assert dataset.tags(2) and dataset.latin1_files == {"tags1.txt"}  # UTF-8 files are read as UTF-8
