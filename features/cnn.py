@@ -33,7 +33,14 @@ from cgan.locks import FolderLock
 from cgan.paths import REPO_ROOT, cache_dir
 from features import mirflickr, store
 from features.backbones import BACKBONES, Backbone, load_backbone
-from features.images import ImageFiles, Preprocessing, list_images, single_thread_worker
+from features.images import (
+    ImageFiles,
+    Preprocessing,
+    list_images,
+    load_rgb,
+    natural_key,
+    single_thread_worker,
+)
 from features.mirflickr import MirFlickr
 from features.reports import result_record
 
@@ -148,8 +155,10 @@ def extract_to_folder(backbone: Backbone, images_dir: Path, out: Path, preproces
                 "preprocessing": preprocessing.record(), "images": store.list_digest(ids),
                 "count": len(ids)}
     if not fresh and store.is_complete(out, identity):
+        with FolderLock(out, "feature extraction"):
+            repaired = repair_failed(backbone, images_dir, out, preprocessing, batch_size)
         meta = store.load_features(out).meta
-        return {**meta["counts"], "skipped": "already complete", "images_per_second": None,
+        return {**meta["counts"], "skipped": "already complete", "repaired": repaired, "images_per_second": None,
                 "session_images": 0, "session_seconds": 0.0}
     with FolderLock(out, "feature extraction"):  # a second extraction into this folder is refused
         writer = store.FeatureWriter.open(out, identity, len(ids), backbone.dim, fresh=fresh)
@@ -183,6 +192,29 @@ def extract_to_folder(backbone: Backbone, images_dir: Path, out: Path, preproces
             "session_seconds": round(seconds, 2), "all_sessions_seconds": round(p.seconds, 2),
             "images_per_second": round(session / seconds, 2) if seconds > 0 else None,
             "image_side_px": meta["image_side_px"]}
+
+
+def repair_failed(backbone: Backbone, images_dir: Path, out: Path, preprocessing: Preprocessing,
+                  batch_size: int = 64) -> list[str]:
+    """Extract the images that a finished extraction could not read and that now read (a
+    truncated file replaced by a good copy), and fold their rows into the feature folder."""
+    failed = store.failed_ids(out)
+    readable = []
+    for image_id in failed:
+        try:
+            load_rgb(images_dir / image_id)
+        except Exception:  # noqa: BLE001 - still unreadable: it stays in failed.txt
+            continue
+        readable.append(image_id)
+    if readable:
+        rows, still_failed = extract_features([images_dir / i for i in readable], backbone, batch_size,
+                                              preprocessing=preprocessing)
+        if still_failed:  # decoded above, yet not by the loader: leave everything as it was
+            return []
+        store.add_rows(out, dict(zip(readable, rows)), natural_key)
+        print(f"{out}: {len(readable)} image(s) that could not be read before were extracted now: "
+              f"{', '.join(readable[:5])}", flush=True)
+    return readable
 
 
 def deviations(backbone: Backbone, summary: dict, mirflickr: bool) -> list[str]:

@@ -152,6 +152,34 @@ def _truncate_rows(path: Path, rows: int) -> None:
         handle.truncate(offset + rows * int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize)
 
 
+def failed_ids(folder: Path) -> list[str]:
+    """The images a finished extraction could not read (failed.txt)."""
+    path = folder / FAILED
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    return [line.split("\t", 1)[0] for line in lines if line]
+
+
+def add_rows(folder: Path, rows: dict[str, np.ndarray], order) -> None:
+    """Fold rows of images that failed before into a finished folder: the rows in image order
+    (``order`` is the sort key of ids), ids.txt, failed.txt and the counts in meta.json."""
+    stored = load_features(folder)
+    ids = sorted([*stored.ids, *rows], key=order)
+    old = dict(zip(stored.ids, range(len(stored.ids))))
+    array = np.stack([rows[i] if i in rows else stored.features[old[i]] for i in ids]).astype(np.float32)
+    del stored
+    check_free_space(folder, array.nbytes + (1 << 20), "the image features")
+    tmp = folder / PARTIAL
+    np.save(tmp, array)
+    failed = [line for line in (folder / FAILED).read_text(encoding="utf-8").splitlines()
+              if line and line.split("\t", 1)[0] not in rows]
+    meta = json.loads((folder / META).read_text())
+    meta["counts"] = {**meta["counts"], "features": len(ids), "failed": len(failed)}
+    os.replace(tmp, folder / FEATURES)
+    _write_lines(folder / IDS, ids)
+    _write_lines(folder / FAILED, failed)
+    write_json(meta, folder / META)
+
+
 def is_complete(folder: Path, identity: dict) -> bool:
     """A finished extraction with the same identity is there (nothing to do)."""
     meta = folder / META

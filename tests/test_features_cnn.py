@@ -18,7 +18,7 @@ from cgan.locks import FolderLock
 from features import backbones, cnn, store
 from features.backbones import build_network, load_backbone
 from features.cnn import extract_features, extract_to_folder, main
-from features.images import list_images, load_rgb
+from features.images import list_images, load_rgb, natural_key
 from features.mirflickr import MirFlickr
 from tests.fixtures_features import make_image_folder, make_mirflickr
 
@@ -314,3 +314,17 @@ def test_latin1_tag_files_keep_their_letters_and_are_counted(tmp_path):
     (dataset.images_dir / "meta" / "tags" / "tags1.txt").write_bytes("café\nnaïve\n".encode("latin-1"))
     assert dataset.tags(1) == ["café", "naïve"] and dataset.latin1_files == {"tags1.txt"}
     assert dataset.tags(2) and dataset.latin1_files == {"tags1.txt"}  # UTF-8 files are read as UTF-8
+
+
+def test_a_repaired_image_is_extracted_on_the_next_run(images, tmp_path, lite0):
+    out, pre = tmp_path / "features", lite0.spec.preprocessing()
+    extract_to_folder(lite0, images, out, pre, batch_size=4)
+    assert store.failed_ids(out) == BAD
+    Image.new("RGB", (40, 30), (200, 30, 90)).save(images / "corrupt.jpg")  # the good file put back
+    summary = extract_to_folder(lite0, images, out, pre, batch_size=4)
+    assert summary["repaired"] == ["corrupt.jpg"] and summary["failed"] == 1 and summary["features"] == 6
+    stored = store.load_features(out)
+    assert stored.ids == sorted([*GOOD, "corrupt.jpg"], key=natural_key) and store.failed_ids(out) == BAD[1:]
+    alone, _ = extract_features([images / "corrupt.jpg"], lite0, preprocessing=pre)
+    np.testing.assert_allclose(stored.features[stored.ids.index("corrupt.jpg")], alone[0], rtol=1e-5, atol=1e-6)
+    assert extract_to_folder(lite0, images, out, pre)["repaired"] == []  # nothing more to do
