@@ -30,7 +30,7 @@ from cgan.config import load_config, require
 from cgan.errors import DataError
 from cgan.files import write_json
 from cgan.locks import FolderLock
-from cgan.paths import REPO_ROOT, cache_dir
+from cgan.paths import REPO_ROOT, cache_dir, portable
 from features import mirflickr, store
 from features.backbones import BACKBONES, Backbone, load_backbone
 from features.images import (
@@ -184,7 +184,7 @@ def extract_to_folder(backbone: Backbone, images_dir: Path, out: Path, preproces
         counts = {"images": len(ids), "features": p.rows, "failed": len(p.failed)}
         meta = {**backbone.record(), "preprocessing": preprocessing.record(), "counts": counts,
                 "image_side_px": {"min": p.min_side, "max": p.max_side},
-                "extraction_seconds": round(p.seconds, 2), "images_dir": str(images_dir),
+                "extraction_seconds": round(p.seconds, 2), "images_dir": portable(images_dir),
                 "identity": identity}
         writer.finish(ids, meta)
     session = p.done - resumed_at
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         deviations=deviations(backbone, summary, mirflickr=is_mirflickr),
         backbone=backbone.record(), preprocessing=cfg.preprocessing().record(), summary=summary,
         model_load_seconds=round(load_seconds, 2), device=str(default_device(cfg.device)),
-        torch_threads=torch.get_num_threads(), output_dir=str(out),
+        torch_threads=torch.get_num_threads(), output_dir=portable(out),
         note="extraction is deterministic for a given device and thread count; no seed is used")
     # Only the data set's features make the committed report; any other folder's stays beside them
     # (unless a results_dir is given, or --write-results).

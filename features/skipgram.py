@@ -23,7 +23,7 @@ from cgan.cli import experiment_parser, run_cli
 from cgan.config import from_dict, load_config, require
 from cgan.errors import DataError
 from cgan.files import write_json
-from cgan.paths import cache_dir, data_root
+from cgan.paths import cache_dir, data_root, portable
 from features.corpora import Concatenated, MirflickrTags, PlainText, Yfcc100mMetadata
 from features.mirflickr import MirFlickr, is_train
 from features.reports import result_record, write_markdown_report
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         config=cfg, seed=cfg.word2vec.seed, wall_seconds=time.perf_counter() - started,
         deviations=deviations(cfg, corpus, stats, at_paper_min),
         corpus=corpus.describe(), stats=stats, words_at_paper_min_count=at_paper_min,
-        tag_coverage=coverage, neighbours=near, vectors_file=str(kv_path))
+        tag_coverage=coverage, neighbours=near, vectors_file=portable(kv_path))
     results = Path(cfg.results_dir)
     write_json(record, results / f"{cfg.name}.json")
     body = report_body(stats, near, cfg.neighbours, coverage, kv_path)

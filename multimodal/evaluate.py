@@ -13,6 +13,7 @@ from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.config import to_dict
 from cgan.errors import UserFacingError
 from cgan.files import write_json
+from cgan.paths import portable
 from cgan.provenance import provenance
 from cgan.training import training_summary
 from multimodal.context import Context, prepare
@@ -30,7 +31,7 @@ def table2_examples(cfg: FlickrExperiment, data: TagData, decoded: dict, dataset
     rng = np.random.default_rng(cfg.eval.seed)
     count = min(cfg.eval.table_images, len(data.test))
     chosen = np.sort(rng.choice(len(data.test), count, replace=False))
-    return [{"image": int(data.test.numbers[i]), "path": str(dataset_images / f"im{data.test.numbers[i]}.jpg"),
+    return [{"image": int(data.test.numbers[i]), "path": portable(dataset_images / f"im{data.test.numbers[i]}.jpg"),
              "truth": data.test.tags[i],
              "generated": {name: tags[i] for name, tags in decoded["methods"].items()}} for i in chosen]
 
@@ -54,7 +55,7 @@ def evaluate_and_write(context: Context, runs: dict[str, Path], fresh: bool = Fa
         "decoding_vocabulary": decoded["decoding_vocabulary"], "decoded_key": decoded["key"],
         "data": data.stats, "inputs": context.inputs, "stages": context.stages,
         "table2": table2_examples(cfg, data, decoded, context.images_dir),
-        "training": {model: {"run_dir": str(run_dir), **training_summary(run_dir)} for model, run_dir in runs.items()},
+        "training": {model: {"run_dir": portable(run_dir), **training_summary(run_dir)} for model, run_dir in runs.items()},
         "config": to_dict(cfg), "decoding": decoded["provenance"], "evaluation": provenance(),
     }
     write_json(record, cfg.results / "metrics.json")

@@ -18,7 +18,8 @@ from PIL import Image  # noqa: E402
 
 from cgan.cli import report_parser, run_cli  # noqa: E402
 from cgan.files import atomic_write  # noqa: E402
-from cgan.plots import save_curves
+from cgan.paths import resolve  # noqa: E402
+from cgan.plots import save_curves  # noqa: E402
 from cgan.sampling import SAMPLING_LABELS  # noqa: E402
 
 PAPER_EXAMPLE = ("Paper Table 2, for comparison: a photo tagged *water, river* got *creek, lake, "
@@ -147,8 +148,8 @@ def save_table2_figure(record: dict, path: Path, columns: int = 2) -> None:
         ax.set_axis_off()
     for i, row in enumerate(rows):
         image_ax, text_ax = axes[i // columns, 2 * (i % columns)], axes[i // columns, 2 * (i % columns) + 1]
-        if Path(row["path"]).is_file():
-            with Image.open(row["path"]) as image:
+        if resolve(row["path"]).is_file():
+            with Image.open(resolve(row["path"])) as image:
                 image_ax.imshow(image.convert("RGB"))
         image_ax.set_title(f"im{row['image']}", fontsize=8)
         wrap = "\n".join

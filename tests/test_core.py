@@ -201,3 +201,15 @@ def test_unscaled_dropout_keeps_units_as_they_are():
     net.dropout = DropoutMasks(0)
     net.train()
     assert net(torch.ones(2, 4)).shape == (2, 3)
+
+
+def test_result_paths_are_recorded_without_this_machines_folders(tmp_path, monkeypatch):
+    from cgan.paths import REPO_ROOT, portable, resolve
+
+    monkeypatch.setenv("CGAN_DATA_ROOT", str(tmp_path / "data"))
+    inside = REPO_ROOT / "runs" / "x" / "best.pt"
+    assert portable(inside) == "runs/x/best.pt" and resolve("runs/x/best.pt") == inside
+    image = tmp_path / "data" / "mirflickr25k" / "mirflickr" / "im1.jpg"
+    assert portable(image) == "$CGAN_DATA_ROOT/mirflickr25k/mirflickr/im1.jpg"
+    assert resolve(portable(image)) == image
+    assert portable(tmp_path / "elsewhere") == str(tmp_path / "elsewhere")
