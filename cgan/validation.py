@@ -15,8 +15,9 @@ from cgan.sampling import history_suffix
 
 class ValidationScore:
     def __init__(self, modes: list[str], measure: Callable[[str], dict[str, float]], score_key: str,
-                 every_epochs: int = 1):
+                 every_epochs: int = 1, extra: Callable[[], dict[str, float]] | None = None):
         self.modes, self.measure, self.score_key, self.every_epochs = list(modes), measure, score_key, every_epochs
+        self.extra = extra  # measures that do not depend on the sampling mode (e.g. of D), once an epoch
 
     def __call__(self, epoch: int) -> dict[str, float]:
         """Measures of every mode, keyed as in the history ('valid_parzen', 'valid_parzen_dropout',
@@ -28,4 +29,6 @@ class ValidationScore:
             values = self.measure(mode)
             record.update({f"{key}{history_suffix(mode)}": value for key, value in values.items()})
             record.setdefault("score", values[self.score_key])
+        if self.extra is not None:
+            record.update(self.extra())
         return record

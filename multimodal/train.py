@@ -56,7 +56,7 @@ def train_model(context: Context, model: str, fresh: bool = False, progress: boo
                   identity=context.identity(model), config=to_dict(cfg), progress=progress, device=pick_device(cfg.device),
                   after_epoch=after_epoch)
     if model == "cgan":
-        score = validation_score(generator, cfg, context.data, decoder, cgan_samplings(cfg))
+        score = validation_score(generator, cfg, context.data, decoder, cgan_samplings(cfg), discriminator)
         trainer = AdversarialTrainer(generator, discriminator, settings=cfg.train, evaluate=score, **common)
     else:
         settings = dataclasses.replace(cfg.train, max_epochs=cfg.regressor.max_epochs,

@@ -6,24 +6,40 @@ from __future__ import annotations
 from cgan.layers import TowerNet
 from cgan.validation import ValidationScore
 from multimodal.data import ImageSplit, TagData
+from multimodal.diagnostics import condition_gap, sample_cosine
 from multimodal.experiment import FlickrExperiment
 from multimodal.metrics import tag_scores
-from multimodal.sampling import Sampling, network_tags
+from multimodal.sampling import Sampling, iter_samples
 from multimodal.tagging import TagDecoder
 
 
 def validation_score(net: TowerNet, cfg: FlickrExperiment, data: TagData, decoder: TagDecoder,
-                     samplings: dict[str, Sampling]) -> ValidationScore:
-    """The first mode's P@10 is the 'score' that keeps the best checkpoint."""
+                     samplings: dict[str, Sampling], discriminator: TowerNet | None = None) -> ValidationScore:
+    """The first mode's P@10 is the 'score' that keeps the best checkpoint. Beside it, the
+    collapse diagnostics: distinct words over the validation images, the mean pairwise cosine
+    among one image's samples, and (with a ``discriminator``) D's mean output on validation
+    tags with their own image and with another one."""
     split = _head(data.valid, cfg.eval.valid_images or len(data.valid))
     top = cfg.eval.top
+    features = data.features[split.rows]
 
     def measure(mode: str) -> dict[str, float]:
-        tags = network_tags(net, data, split, samplings[mode], cfg.eval.seed, decoder, cfg.eval.batch_images)
+        how, tags, cosine = samplings[mode], [], 0.0
+        for batch in iter_samples(net, features, how, cfg.eval.seed, cfg.eval.batch_images):
+            tags.extend(decoder.words(decoder.decode(batch)))
+            cosine += sample_cosine(batch) * len(batch)
         scores = tag_scores(tags, split.tags, top)
-        return {"valid_precision": scores[f"precision@{top}"], "valid_recall": scores[f"recall@{top}"]}
+        values = {"valid_precision": scores[f"precision@{top}"], "valid_recall": scores[f"recall@{top}"],
+                  "valid_distinct_words": scores["distinct_words"]}
+        if how.count > 1:
+            values["valid_sample_cosine"] = cosine / len(split)
+        return values
 
-    return ValidationScore(list(samplings), measure, "valid_precision", cfg.eval.every_epochs)
+    def d_uses_image() -> dict[str, float]:
+        return {f"valid_{k}": v for k, v in condition_gap(discriminator, data, data.valid, cfg.eval.seed).items()}
+
+    return ValidationScore(list(samplings), measure, "valid_precision", cfg.eval.every_epochs,
+                           extra=None if discriminator is None else d_uses_image)
 
 
 def _head(split: ImageSplit, count: int) -> ImageSplit:

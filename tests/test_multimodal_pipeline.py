@@ -85,6 +85,10 @@ def test_pipeline_writes_scores_table2_and_figure(smoke_run):
     assert record["data"]["out_of_vocabulary"]["test"]["distinct_dropped"] == 1  # "unseenword"
     assert record["data"]["feature_dim"] == 1280 and record["data"]["backbone"] == "efficientnet-lite0"
     assert record["training"]["cgan"]["epochs_run"] == 2
+    cgan_epoch = record["training"]["cgan"]["history"][0]  # collapse diagnostics, every epoch
+    assert {"valid_d_matched", "valid_d_mismatched", "valid_distinct_words", "valid_sample_cosine",
+            "valid_sample_cosine_dropout"} <= set(cgan_epoch)
+    assert 0 < cgan_epoch["valid_d_matched"] < 1 and -1 <= cgan_epoch["valid_sample_cosine"] <= 1
     regressor_epoch = record["training"]["regressor"]["history"][0]
     assert "g_loss" in regressor_epoch and "d_loss" not in regressor_epoch  # no discriminator, no D numbers
     assert record["evaluation"]["commit"] and record["deviations"]
