@@ -52,6 +52,9 @@ class TrainSettings:
     generator_loss: Literal["non_saturating", "minimax"] = "non_saturating"
     noise: str = "unit_uniform"
     noise_dim: int = 100
+    # Beyond the paper: the weight of real data paired with another row's condition, counted as fake
+    # in D's loss (a matching-aware D, Reed et al. 2016 'GAN-CLS': 0.5); 0 = the paper's D.
+    mismatched_weight: float = 0.0
 
     def check(self) -> None:
         require(self.batch_size >= 1, "train.batch_size must be >= 1")
@@ -68,6 +71,7 @@ class TrainSettings:
         require(self.patience is None or self.patience >= 1, "train.patience must be >= 1 or null")
         require(self.noise in NOISE_KINDS, f"train.noise must be one of {', '.join(NOISE_KINDS)}")
         require(self.noise_dim >= 1, "train.noise_dim must be >= 1")
+        require(0 <= self.mismatched_weight < 1, "train.mismatched_weight must be in [0, 1)")
 
     def learning_rate_schedule(self) -> ExponentialDecay:
         return ExponentialDecay(self.learning_rate, self.lr_decay, self.lr_floor)
@@ -308,18 +312,30 @@ class AdversarialTrainer(Trainer):
         self.g_params = list(generator.parameters())
         self.d_params = list(discriminator.parameters())
         self.noise_rng = torch.Generator().manual_seed(seed)
+        if settings.mismatched_weight > 0:
+            self.STATS = (*AdversarialTrainer.STATS, "d_mismatched")
 
     def update(self, data: torch.Tensor, condition: torch.Tensor | None, lr: float,
                momentum: float) -> torch.Tensor:
         """Returns [d_loss, g_loss, mean D(real), mean D(fake)]."""
-        n = data.shape[0]
+        n, weight = data.shape[0], self.settings.mismatched_weight
         z = sample_noise(self.settings.noise, n, self.settings.noise_dim, self.noise_rng).to(self.device)
         fake = self.generator.sample(z, condition)
-        both_cond = None if condition is None else torch.cat([condition, condition])
-        logits = self.discriminator(torch.cat([data, fake]), both_cond).squeeze(-1)
-        real_logits, fake_logits = logits[:n], logits[n:]
-        d_loss = 0.5 * (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-                        + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+        if weight > 0 and condition is not None:
+            other, has_other = mismatched_rows(condition)
+            logits = self.discriminator(torch.cat([data, fake, data]),
+                                        torch.cat([condition, condition, condition[other]])).squeeze(-1)
+            real_logits, fake_logits, wrong_logits = logits[:n], logits[n:2 * n], logits[2 * n:]
+        else:
+            both_cond = None if condition is None else torch.cat([condition, condition])
+            logits = self.discriminator(torch.cat([data, fake]), both_cond).squeeze(-1)
+            real_logits, fake_logits = logits[:n], logits[n:]
+        fake_term = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+        if weight > 0 and condition is not None:
+            wrong = F.binary_cross_entropy_with_logits(wrong_logits, torch.zeros_like(wrong_logits), reduction="none")
+            wrong_term = (wrong * has_other).sum() / has_other.sum().clamp(min=1)
+            fake_term = (1 - weight) * fake_term + weight * wrong_term
+        d_loss = 0.5 * (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + fake_term)
         if self.settings.generator_loss == "non_saturating":
             g_loss = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
         else:
@@ -328,14 +344,30 @@ class AdversarialTrainer(Trainer):
         g_grads = torch.autograd.grad(g_loss, self.g_params)
         self.optimizer.step(list(d_grads) + list(g_grads), lr, momentum)
         with torch.no_grad():
-            return torch.stack([d_loss, g_loss, torch.sigmoid(real_logits).mean(),
-                                torch.sigmoid(fake_logits).mean()])
+            stats = [d_loss, g_loss, torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean()]
+            if len(self.STATS) > len(stats):
+                stats.append(torch.sigmoid(wrong_logits).mean())
+            return torch.stack(stats)
 
     def rng_state(self) -> dict[str, Any]:
         return {"noise_rng": self.noise_rng.get_state()}
 
     def load_rng_state(self, state: dict[str, Any]) -> None:
         self.noise_rng.set_state(state["noise_rng"])
+
+
+def mismatched_rows(condition: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each row of a minibatch, another row whose condition differs (the first such row after
+    it, cyclically), and whether it has one: a real example paired with that condition is a
+    mismatched pair, never its own condition (an image with several tags fills several rows)."""
+    n = len(condition)
+    if n < 2:
+        return torch.zeros(n, dtype=torch.long, device=condition.device), torch.zeros(n, device=condition.device)
+    others = (torch.arange(n, device=condition.device)[:, None] + torch.arange(1, n, device=condition.device)) % n
+    same = (condition[:, None, :] == condition[None, :, :]).all(dim=-1)
+    differs = ~same.gather(1, others)
+    first = differs.float().argmax(dim=1, keepdim=True)
+    return others.gather(1, first).squeeze(1), differs.any(dim=1).float()
 
 
 def training_summary(run_dir: Path) -> dict[str, Any]:

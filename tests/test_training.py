@@ -7,7 +7,7 @@ import torch
 import cgan.checkpoint as checkpoint
 from cgan.errors import UserFacingError
 from cgan.experiment import NetworkSettings
-from cgan.training import AdversarialTrainer, ShuffledBatches, Trainer, TrainSettings
+from cgan.training import AdversarialTrainer, ShuffledBatches, Trainer, TrainSettings, mismatched_rows
 
 G = NetworkSettings(main_layers=["relu 16"], condition_layers=["relu 8"], joint_layers=["relu 16"],
                     output_layer="sigmoid 12", init_range=0.05, hidden_keep=0.5)
@@ -142,3 +142,32 @@ def test_base_trainer_runs_a_non_adversarial_update_with_checkpoints_and_resume(
     resumed.fit()
     torch.testing.assert_close(torch.cat([p.flatten() for p in resumed.optimizer.params]),
                                torch.cat([p.flatten() for p in straight.optimizer.params]), rtol=0, atol=0)
+
+
+def test_mismatched_rows_never_pick_the_own_condition_even_when_it_repeats():
+    a, b, c = torch.eye(3)
+    condition = torch.stack([a, a, b, a, c, c])
+    other, has = mismatched_rows(condition)
+    assert has.tolist() == [1.0] * 6
+    assert all(not torch.equal(condition[i], condition[j]) for i, j in enumerate(other.tolist()))
+    _, none = mismatched_rows(torch.stack([a, a, a]))
+    assert none.tolist() == [0.0, 0.0, 0.0]  # one image in the whole batch: no mismatched pair
+
+
+def test_a_matching_aware_discriminator_sees_real_data_with_other_conditions_as_fake(tmp_path):
+    trainer = make_trainer(tmp_path, 1)
+    trainer.settings.mismatched_weight = 0.5
+    trainer = AdversarialTrainer(G.build(4, 3), D.build(12, 3), trainer.batches, trainer.settings, tmp_path, seed=7,
+                                 progress=False)
+    seen = []
+    forward = trainer.discriminator.forward
+    trainer.discriminator.forward = lambda main, condition=None, *rest: seen.append((main, condition)) or \
+        forward(main, condition, *rest)
+    trainer.fit()
+    assert "d_mismatched" in trainer.history[0] and 0 < trainer.history[0]["d_mismatched"] < 1
+    for main, condition in seen:
+        n = len(main) // 3
+        real, own, wrong = main[:n], condition[:n], condition[2 * n:]
+        assert torch.equal(main[2 * n:], real)  # real data ...
+        differs = ~(wrong == own).all(dim=1)
+        assert differs.all() or not (own != own[0]).any()  # ... with another row's condition, never its own
