@@ -28,8 +28,9 @@ def test_ablation_measures_every_trial_of_a_sweep_and_writes_its_report(tmp_path
 
 
 def test_verdicts_follow_the_thresholds():
-    row = {"final_d_fake": 0.3, "diversity": 0.9}
+    row = {"final_d_fake": 0.3, "diversity": 0.9, "conditional_accuracy": 0.97}
     assert ablation.verdict(row) == "G uses z"
+    assert ablation.verdict({**row, "conditional_accuracy": 0.1}).startswith("no usable digits")
     assert ablation.verdict({**row, "diversity": 0.01}) == "G ignores z (one image per class)"
     assert ablation.verdict({**row, "final_d_fake": 0.001}) == "D wins (G's samples all rejected)"
     assert ablation.dropout_label({"hidden_keep": 1.0, "input_keep": 1.0}) == "none"

@@ -39,6 +39,7 @@ from unimodal.sampling import generate, protocol_labels  # noqa: E402
 # Verdict thresholds (ours): a class drawn as one image has diversity 0; real digits have 1.
 COLLAPSED_BELOW = 0.2
 D_WINS_BELOW = 0.05  # mean D(G(z)) over the last epoch: D rejects nearly every generated digit
+NO_DIGITS_BELOW = 0.5  # conditional accuracy: most samples are not the digit asked for
 
 
 def dropout_label(g: dict) -> str:
@@ -51,6 +52,8 @@ def dropout_label(g: dict) -> str:
 def verdict(row: dict) -> str:
     if row["final_d_fake"] < D_WINS_BELOW:
         return "D wins (G's samples all rejected)"
+    if row["conditional_accuracy"] < NO_DIGITS_BELOW:
+        return "no usable digits (the asked digit in under half the samples)"
     if row["diversity"] < COLLAPSED_BELOW:
         return "G ignores z (one image per class)"
     return "G uses z"
@@ -106,8 +109,9 @@ def render(rows: list[dict], record: dict) -> str:
         "images are not used here): conditional accuracy, within-class diversity (1 = as varied as real "
         "digits, 0 = one image per class), Fréchet distance in this repository's classifier's "
         "penultimate features (mean over classes). D(x) and D(G(z)): means over the trial's last epoch.",
-        f"- Verdicts (ours): *D wins* when the last epoch's mean D(G(z)) < {D_WINS_BELOW}; *G ignores z* "
-        f"when the diversity < {COLLAPSED_BELOW}; else *G uses z*.",
+        f"- Verdicts (ours), in this order: *D wins* when the last epoch's mean D(G(z)) < {D_WINS_BELOW}; "
+        f"*no usable digits* when the conditional accuracy < {NO_DIGITS_BELOW:.0%}; *G ignores z* when the "
+        f"diversity < {COLLAPSED_BELOW}; else *G uses z*.",
         "",
         "| noise | G dropout | valid Parzen (protocol) | best epoch / run | conditional accuracy | diversity "
         "| Fréchet | D(x) | D(G(z)) | valid Parzen, G dropout on (variant) | verdict |",
