@@ -25,14 +25,14 @@ import numpy as np  # noqa: E402
 
 from cgan.checkpoint import load_checkpoint  # noqa: E402
 from cgan.cli import experiment_parser, run_cli, set_threads  # noqa: E402
-from cgan.config import from_dict  # noqa: E402
 from cgan.errors import UserFacingError  # noqa: E402
 from cgan.files import atomic_write, write_json  # noqa: E402
 from cgan.paths import cache_dir  # noqa: E402
 from cgan.provenance import provenance  # noqa: E402
+from unimodal.api import generator_from_checkpoint  # noqa: E402
 from unimodal.classifier import load_or_train_classifier, penultimate_features  # noqa: E402
 from unimodal.diagnostics import diagnose  # noqa: E402
-from unimodal.experiment import MnistExperiment, build_networks, load_experiment  # noqa: E402
+from unimodal.experiment import load_experiment  # noqa: E402
 from unimodal.mnist_data import load_mnist  # noqa: E402
 from unimodal.sampling import generate, protocol_labels  # noqa: E402
 
@@ -61,9 +61,8 @@ def verdict(row: dict) -> str:
 
 def measure_trial(run_dir: Path, splits, classifier, valid_features: np.ndarray) -> dict:
     best = load_checkpoint(run_dir / "best.pt")
-    cfg = from_dict(MnistExperiment, best["config"])
-    generator, _ = build_networks(cfg)
-    generator.load_state_dict(best["generator"])
+    loaded = generator_from_checkpoint(best, run_dir / "best.pt")
+    generator, cfg = loaded.network, loaded.config
     labels, count = protocol_labels(cfg)
     samples = generate(generator, cfg, labels, count, cfg.eval.seed + 1, "deterministic")
     found = diagnose(samples, labels, classifier, splits.valid_x, splits.valid_y, valid_features)

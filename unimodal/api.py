@@ -54,6 +54,22 @@ class MnistGenerator:
         return generate(self.network, self.config, labels, labels.size, seed, mode).reshape(-1, 28, 28)
 
 
+def generator_from_checkpoint(checkpoint: dict, source: str | Path) -> MnistGenerator:
+    """The generator of an already loaded training checkpoint (best.pt, last.pt), built from the
+    config the checkpoint stores; ``source`` names it in errors."""
+    if checkpoint.get("config") is None:
+        raise UserFacingError(f"{source} holds no config: it was written before checkpoints stored one; train "
+                              "it again, or evaluate it with unimodal.evaluate and its YAML")
+    return _build(checkpoint["config"], checkpoint["generator"])
+
+
+def _build(config: dict, state: dict) -> MnistGenerator:
+    cfg = from_dict(MnistExperiment, config)
+    generator, _ = build_networks(cfg)
+    generator.load_state_dict(state)
+    return MnistGenerator(generator, cfg)
+
+
 def load_generator(path: str | Path) -> MnistGenerator:
     """A generator from a training checkpoint (best.pt, last.pt) or an exported .safetensors file."""
     path = Path(path)
@@ -66,16 +82,8 @@ def load_generator(path: str | Path) -> MnistGenerator:
             meta = handle.metadata() or {}
         if "config" not in meta:
             raise UserFacingError(f"{path} holds no generator config: export it with python -m unimodal.export")
-        config, state = json.loads(meta["config"]), {k: v.float() for k, v in load_file(str(path)).items()}
-    else:
-        checkpoint = load_checkpoint(path)
-        if checkpoint.get("config") is None:
-            raise UserFacingError(f"{path} holds no config (written before checkpoints stored one)")
-        config, state = checkpoint["config"], checkpoint["generator"]
-    cfg = from_dict(MnistExperiment, config)
-    generator, _ = build_networks(cfg)
-    generator.load_state_dict(state)
-    return MnistGenerator(generator, cfg)
+        return _build(json.loads(meta["config"]), {k: v.float() for k, v in load_file(str(path)).items()})
+    return generator_from_checkpoint(load_checkpoint(path), path)
 
 
 def export_generator(checkpoint: str | Path, out: str | Path, half: bool = False) -> dict:

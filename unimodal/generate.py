@@ -10,11 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cgan.checkpoint import load_checkpoint
 from cgan.cli import run_cli
-from cgan.config import from_dict
 from cgan.errors import UserFacingError
-from unimodal.experiment import NUM_CLASSES, MnistExperiment, build_networks
+from unimodal.api import load_generator
+from unimodal.experiment import NUM_CLASSES
 from unimodal.figures import save_digit_grid
 from unimodal.sampling import generate
 
@@ -32,13 +31,8 @@ def main(argv: list[str] | None = None) -> int:
                              "eval.sample_with_dropout)")
     parser.add_argument("--out", required=True, help="output file: .png (grid, one row per digit) or .npy")
     args = parser.parse_args(argv)
-    state = load_checkpoint(args.checkpoint)
-    if state.get("config") is None:
-        raise UserFacingError(f"{args.checkpoint} holds no config: it was written before checkpoints "
-                              "stored one; train it again, or evaluate it with unimodal.evaluate and its YAML")
-    cfg = from_dict(MnistExperiment, state["config"])
-    generator, _ = build_networks(cfg)
-    generator.load_state_dict(state["generator"])
+    loaded = load_generator(args.checkpoint)
+    generator, cfg = loaded.network, loaded.config
     mode = "dropout" if (cfg.eval.sample_with_dropout if args.dropout is None else args.dropout) else "deterministic"
     digits = list(range(NUM_CLASSES)) if args.digits is None else args.digits
     if any(d not in range(NUM_CLASSES) for d in digits) or args.n < 1:
