@@ -21,6 +21,7 @@ from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.files import write_json
 from cgan.layers import TowerNet
 from cgan.provenance import provenance
+from cgan.sampling import sampling_state
 from multimodal.context import prepare
 from multimodal.data import ImageSplit, TagData
 from multimodal.experiment import RESULT_KEYS, load_experiment
@@ -83,13 +84,10 @@ def condition_gap(discriminator: TowerNet, data: TagData, split: ImageSplit, see
 
     def mean_output(image_positions: np.ndarray) -> float:
         features = torch.from_numpy(data.features[split.rows[image_positions]]).to(device)
-        was_training = discriminator.training
-        discriminator.eval()
-        out = torch.sigmoid(discriminator(vectors, features)).mean().item()
-        discriminator.train(was_training)
-        return out
+        return torch.sigmoid(discriminator(vectors, features)).mean().item()
 
-    return {"d_matched": mean_output(images), "d_mismatched": mean_output(others)}
+    with sampling_state(discriminator, "deterministic", seed):  # D as it judges: no dropout
+        return {"d_matched": mean_output(images), "d_mismatched": mean_output(others)}
 
 
 def sample_cosine(samples: torch.Tensor) -> float:

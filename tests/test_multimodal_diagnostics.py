@@ -51,6 +51,7 @@ class MatchingD(torch.nn.Module):
         super().__init__()
         self.blind = blind
         self.unused = torch.nn.Parameter(torch.zeros(1))
+        self.dropout = None  # as a TowerNet: no mask source attached
 
     def forward(self, words, images):
         if self.blind:
