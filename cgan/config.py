@@ -104,6 +104,11 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
     raise ConfigError(f"{key}: unsupported setting type {hint}")
 
 
+def override_keys(overrides: list[str]) -> set[str]:
+    """The dotted keys that ``key=value`` overrides set."""
+    return {override.split("=", 1)[0].strip() for override in overrides}
+
+
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
     """Apply ``a.b.c=value`` overrides (values parsed as YAML) to a nested mapping."""
     for override in overrides:

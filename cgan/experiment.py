@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cgan.config import require
+from cgan.config import override_keys, require
 from cgan.layers import LayerSpec, TowerNet, init_uniform_
 from cgan.paths import REPO_ROOT
 
@@ -83,7 +83,7 @@ class RunSettings:
         ``result_keys`` an experiment's own commands pass) writes its results under its run
         folder, never over the committed ones, unless ``write_results`` or the overrides name
         ``results_dir`` themselves."""
-        keys = {o.split("=", 1)[0].strip() for o in overrides}
+        keys = override_keys(overrides)
         changed = sorted(keys - RUNTIME_KEYS - result_keys)
         if write_results or "results_dir" in keys or not changed:
             return

@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from cgan.cli import experiment_parser, run_cli, set_threads
-from cgan.config import load_config, require
+from cgan.config import load_config, override_keys, require
 from cgan.errors import DataError
 from cgan.files import write_json
 from cgan.locks import FolderLock
@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         note="extraction is deterministic for a given device and thread count; no seed is used")
     # Only the data set's features make the committed report; any other folder's stays beside them
     # (unless a results_dir is given, or --write-results).
-    explicit = args.write_results or any(o.split("=", 1)[0].strip() == "results_dir" for o in args.overrides)
+    explicit = args.write_results or "results_dir" in override_keys(args.overrides)
     results = REPO_ROOT / cfg.results_dir if is_mirflickr or explicit else out
     report = results / f"features_{cfg.backbone}.json"
     write_json(record, report)
