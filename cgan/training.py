@@ -370,10 +370,10 @@ def mismatched_rows(condition: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     return others.gather(1, first).squeeze(1), differs.any(dim=1).float()
 
 
-def training_summary(run_dir: Path) -> dict[str, Any]:
+def training_summary(run_dir: Path, best: dict[str, Any] | None = None) -> dict[str, Any]:
     """How a run was trained, from its checkpoints: best epoch and its record, epochs, updates,
-    time, sessions and the per-epoch history."""
-    last, best = load_checkpoint(run_dir / "last.pt"), load_checkpoint(run_dir / "best.pt")
+    time, sessions and the per-epoch history. ``best``: best.pt when the caller has loaded it."""
+    last, best = load_checkpoint(run_dir / "last.pt"), best or load_checkpoint(run_dir / "best.pt")
     return {"best_epoch": best["epoch"], "best_record": best["record"], "epochs_run": last["epoch"],
             "updates": last["updates"], "train_seconds": last["train_seconds"],
             "stopped_early": last["stopped_early"], "sessions": last["sessions"], "history": last["history"]}

@@ -34,9 +34,10 @@ def evaluate_run(cfg: MnistExperiment, splits, run_dir: Path,
     the 10,000 test images (sigma from the first validation images, fresh noise), and the collapse
     diagnostics: conditional accuracy, within-class diversity and the Frechet distance in the
     scoring classifier's features (classes of unconditional samples: the classifier's)."""
-    run = training_summary(run_dir)
+    best = load_checkpoint(run_dir / "best.pt")  # loaded once: weights and summary
+    run = training_summary(run_dir, best)
     generator, _ = build_networks(cfg)
-    generator.load_state_dict(load_checkpoint(run_dir / "best.pt")["generator"])
+    generator.load_state_dict(best["generator"])
     labels, count = protocol_labels(cfg)
     modes = sampling_modes(cfg.generator, cfg.eval.sample_with_dropout)
     row = {
