@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from pathlib import Path
 
 import matplotlib
@@ -25,6 +26,7 @@ import numpy as np  # noqa: E402
 
 from cgan.checkpoint import load_checkpoint  # noqa: E402
 from cgan.cli import experiment_parser, run_cli, set_threads  # noqa: E402
+from cgan.config import to_dict  # noqa: E402
 from cgan.errors import UserFacingError  # noqa: E402
 from cgan.files import atomic_write, write_json  # noqa: E402
 from cgan.paths import cache_dir  # noqa: E402
@@ -100,7 +102,8 @@ def render(rows: list[dict], record: dict) -> str:
         "",
         f"- Sweeps: {', '.join(f'`{s}`' for s in record['studies'])} (each trial's settings, command and "
         "provenance: `results/mnist/sweeps/<study>/`).",
-        f"- Measured by `{prov['command']}` at commit `{prov['commit']}` on {prov['date']}.",
+        f"- Measured by `{prov['command']}` at commit `{prov['commit']}` on {prov['date']} "
+        f"({prov['machine']['cpu']}, {prov['wall_seconds']:.0f} s).",
         "- Each trial is a short run of `experiments/mnist_cgan.yaml` (the paper's settings) with the "
         "listed changes; its checkpoint is the epoch with the best validation Parzen score under the "
         "protocol (G sampled without dropout, as `parzen_ll.py` samples).",
@@ -155,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cfg = load_experiment(args.config, args.overrides)
     set_threads(args.threads or cfg.threads)
+    started = time.perf_counter()
     splits = load_mnist(args.data_root, args.cache_dir)
     classifier = load_or_train_classifier(splits, cache_dir(args.cache_dir), epochs=cfg.eval.classifier_epochs,
                                           min_accuracy=cfg.eval.classifier_min_accuracy)
@@ -172,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"diversity {rows[-1]['diversity']:.2f}", flush=True)
     for row in rows:
         row["verdict"] = verdict(row)
-    record = {"studies": args.study, "finding": finding(rows), "rows": rows, "provenance": provenance()}
+    record = {"studies": args.study, "finding": finding(rows), "rows": rows,
+              "config": to_dict(cfg),  # the scoring settings; each trial's own config is in its sweep
+              "provenance": {**provenance(), "wall_seconds": round(time.perf_counter() - started, 1)}}
     out = cfg.results
     write_json(record, out / "ablation.json")
     (out / "ablation.md").write_text(render(rows, record))
