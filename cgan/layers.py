@@ -155,6 +155,13 @@ class TowerNet(nn.Module):
             h = drop.apply(h, self.hidden_keep, scaled)
         return self.output(h)
 
+    @property
+    def condition_dropout_free(self) -> bool:
+        """Whether no dropout mask ever falls inside the condition tower (its input is never
+        dropped, so a one-layer tower qualifies): then ``encode_condition`` is exactly what
+        ``forward`` computes from a condition, also in training."""
+        return len(self.condition_tower) <= 1 or self.hidden_keep >= 1.0
+
     def encode_condition(self, condition: torch.Tensor) -> torch.Tensor:
         """The condition tower's output without dropout: what ``forward`` computes from a
         condition when no mask falls on it (a one-layer tower never drops its input)."""

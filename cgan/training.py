@@ -321,14 +321,13 @@ class AdversarialTrainer(Trainer):
         n, weight = data.shape[0], self.settings.mismatched_weight
         z = sample_noise(self.settings.noise, n, self.settings.noise_dim, self.noise_rng).to(self.device)
         fake = self.generator.sample(z, condition)
+        rows = torch.arange(n, device=self.device)
         if weight > 0 and condition is not None:
             other, has_other = mismatched_rows(condition)
-            logits = self.discriminator(torch.cat([data, fake, data]),
-                                        torch.cat([condition, condition, condition[other]])).squeeze(-1)
+            logits = self.judge(torch.cat([data, fake, data]), condition, torch.cat([rows, rows, other]))
             real_logits, fake_logits, wrong_logits = logits[:n], logits[n:2 * n], logits[2 * n:]
         else:
-            both_cond = None if condition is None else torch.cat([condition, condition])
-            logits = self.discriminator(torch.cat([data, fake]), both_cond).squeeze(-1)
+            logits = self.judge(torch.cat([data, fake]), condition, torch.cat([rows, rows]))
             real_logits, fake_logits = logits[:n], logits[n:]
         fake_term = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
         if weight > 0 and condition is not None:
@@ -348,6 +347,18 @@ class AdversarialTrainer(Trainer):
             if len(self.STATS) > len(stats):
                 stats.append(torch.sigmoid(wrong_logits).mean())
             return torch.stack(stats)
+
+    def judge(self, data: torch.Tensor, condition: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor:
+        """D's logits for ``data`` paired with the conditions ``condition[rows]``. The condition
+        tower runs once per minibatch row rather than once per judged row (real, fake and
+        mismatched rows share conditions) when no dropout falls inside it: the same math, up to
+        float rounding, for a third to a half less of that tower's work."""
+        if condition is None:
+            return self.discriminator(data).squeeze(-1)
+        if self.discriminator.condition_dropout_free:
+            encoded = self.discriminator.encode_condition(condition)
+            return self.discriminator(data, encoded_condition=encoded[rows]).squeeze(-1)
+        return self.discriminator(data, condition[rows]).squeeze(-1)
 
     def rng_state(self) -> dict[str, Any]:
         return {"noise_rng": self.noise_rng.get_state()}

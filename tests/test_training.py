@@ -160,14 +160,33 @@ def test_a_matching_aware_discriminator_sees_real_data_with_other_conditions_as_
     trainer = AdversarialTrainer(G.build(4, 3), D.build(12, 3), trainer.batches, trainer.settings, tmp_path, seed=7,
                                  progress=False)
     seen = []
-    forward = trainer.discriminator.forward
-    trainer.discriminator.forward = lambda main, condition=None, *rest: seen.append((main, condition)) or \
-        forward(main, condition, *rest)
+    judge = trainer.judge
+    trainer.judge = lambda data, condition, rows: seen.append((data, condition, rows)) or judge(data, condition, rows)
     trainer.fit()
     assert "d_mismatched" in trainer.history[0] and 0 < trainer.history[0]["d_mismatched"] < 1
-    for main, condition in seen:
-        n = len(main) // 3
-        real, own, wrong = main[:n], condition[:n], condition[2 * n:]
-        assert torch.equal(main[2 * n:], real)  # real data ...
+    for data, condition, rows in seen:
+        n = len(data) // 3
+        assert torch.equal(data[2 * n:], data[:n])  # real data ...
+        own, wrong = condition[rows[:n]], condition[rows[2 * n:]]
         differs = ~(wrong == own).all(dim=1)
         assert differs.all() or not (own != own[0]).any()  # ... with another row's condition, never its own
+
+
+@pytest.mark.parametrize("condition_layers", [["maxout 4x2"], ["maxout 4x2", "relu 5"]])
+def test_d_judges_shared_conditions_as_if_each_row_had_its_own_copy(tmp_path, condition_layers):
+    """The condition tower runs once per minibatch row (when no dropout falls in it): same
+    logits, same dropout masks drawn, as running it on every judged row's own copy."""
+    settings = NetworkSettings(**{**D.__dict__, "condition_layers": condition_layers})
+    trainer = make_trainer(tmp_path, 1)
+    trainer.discriminator = settings.build(12, 3).train()
+    trainer.discriminator.dropout = trainer.masks
+    data, condition = torch.rand(30, 12), torch.eye(3)[torch.tensor([0, 1, 2, 1, 0] * 2)]
+    rows = torch.cat([torch.arange(10), torch.arange(10), torch.arange(10).roll(1)])
+    state = trainer.masks.state()
+    shared = trainer.judge(data, condition, rows)
+    after_shared = trainer.masks.state()
+    trainer.masks.load_state(state)
+    own_copies = trainer.discriminator(data, condition[rows]).squeeze(-1)
+    assert trainer.masks.state() == after_shared
+    assert torch.allclose(shared, own_copies, atol=1e-6)
+    assert trainer.discriminator.condition_dropout_free == (len(condition_layers) == 1)
