@@ -9,4 +9,15 @@
   ``baselines``, ``metrics``; ``decoding``: every test image by every method (cached);
   ``deviations``: what differs from the paper; ``evaluate``: scores into metrics.json.
 - ``report``: table2.md, table2.png and metrics.md, rebuilt from metrics.json.
+- ``api`` (``load_tagger``, ``tag_image``), ``export``, ``tag``: a trained generator as a tagger.
 """
+
+
+def __getattr__(name: str):
+    """``from multimodal import load_tagger, tag_image`` (imported on first use, so that the
+    report commands do not load torch)."""
+    if name in ("load_tagger", "tag_image", "FlickrTagger", "export_tagger"):
+        from multimodal import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'multimodal' has no attribute {name!r}")

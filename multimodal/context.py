@@ -25,6 +25,7 @@ class Context:
     inputs: dict  # identities of the features, word vectors and pairs
     reports: dict = field(default_factory=dict)  # the encoders' result records, where present
     stages: dict = field(default_factory=dict)  # stage -> 'ran' / 'skipped' / 'not run'
+    features_meta: dict = field(default_factory=dict)  # the features folder's meta.json (backbone, preprocessing)
 
     def identity(self, model: str) -> dict:
         return run_identity(self.cfg, model, self.inputs)
@@ -59,4 +60,4 @@ def prepare(cfg: FlickrExperiment, data_root: str | None = None, cache_dir: str 
         if path.is_file():
             reports[name] = json.loads(path.read_text())
     inputs = {**outputs.identity, "pairs": data.identity()}
-    return Context(cfg, dataset.images_dir, data, inputs, reports, status)
+    return Context(cfg, dataset.images_dir, data, inputs, reports, status, dict(outputs.features.meta))

@@ -152,17 +152,37 @@ def _out_of_vocabulary(splits, vocab: dict[str, int]) -> dict:
     return out
 
 
+@dataclass
+class FeatureScaling:
+    """How raw CNN features become the networks' input, with the training images' statistics
+    (kept so that a new photo is scaled exactly as the training images were): 'standardize'
+    (each dimension to zero mean, unit variance), 'l2' (each row to unit length), 'center_l2'
+    (the mean subtracted, then each row to unit length) or 'none'."""
+
+    how: str
+    mean: np.ndarray | None = None  # float64, for 'center_l2' and 'standardize'
+    std: np.ndarray | None = None  # float64, for 'standardize'
+
+    @classmethod
+    def fit(cls, train: np.ndarray, how: str) -> FeatureScaling:
+        train = np.asarray(train, dtype=np.float64)
+        if how == "center_l2":
+            return cls(how, train.mean(axis=0))
+        if how == "standardize":
+            return cls(how, train.mean(axis=0), train.std(axis=0))
+        return cls(how)
+
+    def apply(self, raw: np.ndarray) -> np.ndarray:
+        features = np.asarray(raw, dtype=np.float32)
+        if self.how == "center_l2":
+            return unit_rows(features - self.mean.astype(np.float32))
+        if self.how == "standardize":
+            return ((features - self.mean) / np.where(self.std > 1e-8, self.std, 1.0)).astype(np.float32)
+        if self.how == "l2":
+            return unit_rows(features)
+        return features.copy()
+
+
 def scale_features(raw: np.ndarray, train_rows: np.ndarray, how: str) -> np.ndarray:
-    """The networks' input: 'standardize' (each dimension to zero mean, unit variance over the
-    training images), 'l2' (each row to unit length), 'center_l2' (the training images' mean
-    subtracted, then each row to unit length) or 'none'."""
-    features = np.asarray(raw, dtype=np.float32)
-    if how == "center_l2":
-        return unit_rows(features - features[train_rows].astype(np.float64).mean(axis=0).astype(np.float32))
-    if how == "standardize":
-        train = features[train_rows].astype(np.float64)
-        mean, std = train.mean(axis=0), train.std(axis=0)
-        return ((features - mean) / np.where(std > 1e-8, std, 1.0)).astype(np.float32)
-    if how == "l2":
-        return unit_rows(features)
-    return features.copy()
+    """The networks' input: ``raw`` scaled with the statistics of its ``train_rows`` (FeatureScaling)."""
+    return FeatureScaling.fit(np.asarray(raw)[train_rows], how).apply(raw)

@@ -10,7 +10,12 @@ import pytest
 from PIL import Image
 
 from cgan.errors import ConfigError, UserFacingError
-from multimodal import evaluate, pipeline, report, train
+from cgan.checkpoint import load_checkpoint
+from multimodal import evaluate, export, pipeline, report, tag, train
+from multimodal.api import load_tagger
+from multimodal.context import prepare
+from multimodal.experiment import build_networks
+from multimodal.sampling import cgan_samplings, make_decoder, network_tags
 from multimodal.experiment import load_experiment
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -124,6 +129,40 @@ def test_stage_commands_work_alone(smoke_run, capsys):
     assert "stage features: not run" in out and out.count("resumed") == 2
     with pytest.raises(UserFacingError, match="train first"):
         evaluate.main([*args, "--set", "seed=99"])  # other settings: no checkpoint for them
+
+
+def test_an_exported_generator_tags_photos_as_the_evaluation_does(smoke_run, capsys):
+    root, args = smoke_run
+    weights = root / "weights" / "flickr.safetensors"
+    assert export.main([*args, "--out", str(weights)]) == 0
+    cfg = load_experiment(SMOKE, [f"run_dir={root / 'runs'}", f"results_dir={root / 'results'}"])
+    context = prepare(cfg, str(root / "data"), str(root / "cache"), run_stages=False)
+    data = context.data
+    generator, _ = build_networks(cfg, data.features.shape[1])
+    generator.load_state_dict(load_checkpoint(context.run_dir("cgan") / "best.pt")["generator"])
+    how = next(iter(cgan_samplings(cfg).values()))
+    expected = network_tags(generator, data, data.test, how, cfg.eval.seed, make_decoder(cfg, data),
+                            cfg.eval.batch_images)
+    tagger = load_tagger(weights)
+    assert tagger.tags_from_features(data.raw_features[data.test.rows]) == expected
+    assert all(len(tags) == cfg.eval.top for tags in expected)
+    # From the photos themselves: the backbone and the stored preprocessing recompute the features.
+    photos = [root / "data" / "mirflickr25k" / "mirflickr" / f"im{n}.jpg" for n in data.test.numbers]
+    assert np.allclose(tagger.image_features(photos), data.raw_features[data.test.rows], atol=1e-4)
+    capsys.readouterr()
+    assert tag.main(["--weights", str(weights), "--threads", "1", str(photos[0])]) == 0
+    from_photo = tagger.tags_from_features(tagger.image_features(photos[:1]))[0]  # (float rounding may reorder ties)
+    assert capsys.readouterr().out.strip() == f"{photos[0]}: {', '.join(from_photo)}"
+    with pytest.raises(UserFacingError, match="no such image"):
+        tagger.tag_image(root / "missing.jpg")
+    damaged = bytearray(weights.read_bytes())
+    damaged[-3] ^= 0xFF
+    weights.write_bytes(bytes(damaged))
+    with pytest.raises(UserFacingError, match="digest"):
+        load_tagger(weights)
+    with pytest.raises(UserFacingError, match="not trained by this experiment"):
+        export.main([*args, "--set", "seed=99", "--checkpoint", str(context.run_dir("cgan") / "best.pt"),
+                     "--out", str(root / "other.safetensors")])
 
 
 def test_a_run_cut_short_is_named_in_the_header(smoke_run):

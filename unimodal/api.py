@@ -11,7 +11,6 @@ noise distribution the generator was trained with (read from its config).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +18,9 @@ import torch
 
 from cgan.checkpoint import load_checkpoint
 from cgan.config import from_dict
-from cgan.digest import sha256
 from cgan.errors import UserFacingError
 from cgan.layers import TowerNet
+from cgan.weights import read_weights, write_weights
 from unimodal.experiment import NUM_CLASSES, MnistExperiment, build_networks
 from unimodal.sampling import generate
 
@@ -71,34 +70,22 @@ def _build(config: dict, state: dict) -> MnistGenerator:
 
 
 def load_generator(path: str | Path) -> MnistGenerator:
-    """A generator from a training checkpoint (best.pt, last.pt) or an exported .safetensors file."""
+    """A generator from a training checkpoint (best.pt, last.pt) or an exported .safetensors file
+    (checked against its .sha256 file when one lies beside it)."""
     path = Path(path)
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file, safe_open
-
-        if not path.is_file():
-            raise UserFacingError(f"weights file {path} does not exist")
-        with safe_open(str(path), framework="pt") as handle:
-            meta = handle.metadata() or {}
-        if "config" not in meta:
-            raise UserFacingError(f"{path} holds no generator config: export it with python -m unimodal.export")
-        return _build(json.loads(meta["config"]), {k: v.float() for k, v in load_file(str(path)).items()})
+        tensors, meta = read_weights(path, required=("config",))
+        return _build(meta["config"], {k: v.float() for k, v in tensors.items()})
     return generator_from_checkpoint(load_checkpoint(path), path)
 
 
 def export_generator(checkpoint: str | Path, out: str | Path, half: bool = False) -> dict:
     """Write the generator of a checkpoint (G only) as safetensors, its config in the metadata,
-    and ``<out>.sha256``; returns {'file', 'sha256', 'bytes', 'dtype'}."""
-    from safetensors.torch import save_file
-
+    and ``<out>.sha256``; returns {'file', 'sha256', 'bytes', 'dtype', 'epoch'}."""
     state = load_checkpoint(checkpoint)
     if state.get("config") is None:
         raise UserFacingError(f"{checkpoint} holds no config (written before checkpoints stored one)")
     dtype = torch.float16 if half else torch.float32
-    tensors = {k: v.to(dtype).contiguous() for k, v in state["generator"].items()}
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(out), metadata={"config": json.dumps(state["config"]), "epoch": str(state.get("epoch"))})
-    digest = sha256(out)
-    out.with_name(out.name + ".sha256").write_text(f"{digest}  {out.name}\n")
-    return {"file": out.name, "sha256": digest, "bytes": out.stat().st_size, "dtype": str(dtype).split(".")[-1]}
+    tensors = {k: v.to(dtype) for k, v in state["generator"].items()}
+    info = write_weights(tensors, {"config": state["config"], "epoch": state.get("epoch")}, out)
+    return {**info, "dtype": str(dtype).split(".")[-1], "epoch": state.get("epoch")}
