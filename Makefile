@@ -10,7 +10,7 @@ ifdef DATA_ROOT
 export CGAN_DATA_ROOT := $(DATA_ROOT)
 endif
 
-.PHONY: help setup setup-dev test lint sweep flickr-smoke mnist mnist-cgan mnist-gan mnist-smoke tables bench clean-runs flickr-features flickr-wordvecs flickr-tags flickr-report
+.PHONY: help setup setup-dev test lint sweep flickr-smoke mnist mnist-cgan mnist-gan mnist-smoke tables table1-from-weights bench clean-runs flickr-features flickr-wordvecs flickr-tags flickr-report
 
 help:
 	@echo "make setup       create $(VENV) and install everything (requirements.txt + this package)"
@@ -21,6 +21,7 @@ help:
 	@echo "make mnist-smoke the MNIST pipeline end to end on a small slice, in a minute (outputs under runs/)"
 	@echo "make flickr-smoke the Flickr pipeline end to end on a tiny generated MIR-Flickr-shaped data set (its test)"
 	@echo "make tables      rebuild results/mnist/table1.md and curves.png from the JSON files"
+	@echo "make table1-from-weights  re-evaluate Table 1 from the shipped generators in weights/ (minutes, no training)"
 	@echo "make flickr-features  CNN features of MIR Flickr -> .cache/flickr/features/<backbone> (resumable); BACKBONE=efficientnet-lite0 works offline"
 	@echo "make flickr-wordvecs  skip-gram word vectors -> .cache/flickr/wordvecs, report results/flickr/flickr_wordvecs.md"
 	@echo "make flickr-tags  Flickr: features, word vectors, CGAN + baselines -> results/flickr (Table 2, metrics); BACKBONE=efficientnet-lite0 works offline"
@@ -61,6 +62,9 @@ mnist-smoke:
 
 tables:
 	$(PY) -m unimodal.report
+
+table1-from-weights:
+	$(PY) -m unimodal.from_weights
 
 flickr-features:
 	$(PY) -m features.cnn $(if $(BACKBONE),--set backbone=$(BACKBONE))

@@ -119,7 +119,7 @@ def iter_batches(backbone: Backbone, paths: Sequence[str | Path], preprocessing:
             ok = torch.tensor([not e for e in errors])
             rows = np.zeros((0, backbone.dim), np.float32)
             if ok.any():
-                out = backbone.network(images[ok].to(device, non_blocking=True))
+                out = backbone.network(images[ok].to(device, non_blocking=True, memory_format=torch.channels_last))
                 rows = out.float().cpu().numpy()
             failures = [(start + int(i), e) for i, e in zip(index, errors) if e]
             yield Batch(len(errors), rows, failures, widths.tolist(), heights.tolist())

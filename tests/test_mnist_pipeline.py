@@ -6,11 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from cgan.digest import sha256
 from cgan.errors import ConfigError, UserFacingError
 from unimodal import evaluate, generate, report, train
 from unimodal.experiment import load_experiment
+from unimodal.mnist_data import load_mnist
 
 REPO = Path(__file__).resolve().parent.parent
 DATA_ROOT = os.environ.get("CGAN_TEST_DATA_ROOT", str(REPO.parent / "shared" / "data"))
@@ -120,3 +122,48 @@ def test_the_python_api_samples_a_trained_generator_from_a_checkpoint_or_exporte
     assert export.main(["--checkpoint", str(best), "--out", str(tmp_path / "h.safetensors"), "--half"]) == 0
     half = load_generator(tmp_path / "h.safetensors").sample(digits=[3, 7], n=4, seed=5)
     assert np.abs(half - images).max() < 0.02 and (tmp_path / "h.safetensors").stat().st_size < weights.stat().st_size
+
+
+def test_table1_from_weights_gives_the_runs_own_numbers(smoke_run, tmp_path):
+    from unimodal import export, from_weights
+
+    root, common = smoke_run
+    weights = tmp_path / "mnist_cgan.safetensors"
+    assert export.main(["--checkpoint", str(root / "runs" / "mnist_cgan" / "best.pt"), "--out", str(weights)]) == 0
+    out = tmp_path / "table"
+    assert from_weights.main([str(weights), "--out", str(out), "--committed", str(root / "results"),
+                              "--data-root", DATA_ROOT, "--cache-dir", str(root / "cache"), "--threads", "2"]) == 0
+    row = json.loads((out / "table1_from_weights.json").read_text())["rows"][0]
+    committed = json.loads((root / "results" / "mnist_cgan.json").read_text())["by_sampling"]
+    for mode in ("deterministic", "dropout"):  # fp32 weights, the evaluation's noise seed: the same numbers
+        assert row["by_sampling"][mode]["parzen"] == committed[mode]["parzen"] == row["committed"][mode]
+        assert row["by_sampling"][mode]["diversity"] == committed[mode]["diversity"]
+    assert "+0.00" in (out / "table1_from_weights.md").read_text()
+
+
+def test_the_shipped_generators_draw_the_digit_asked_for(smoke_run, tmp_path):
+    """weights/: each shipped generator, loaded by the API, draws digits that the scoring
+    classifier reads as the conditioning digit; a damaged copy is refused."""
+    from unimodal import load_generator
+    from unimodal.classifier import load_or_train_classifier
+
+    root, _ = smoke_run
+    shipped = sorted((REPO / "weights").glob("mnist_*.safetensors"))
+    assert shipped, "weights/ ships the generators of Table 1"
+    classifier = load_or_train_classifier(load_mnist(DATA_ROOT, root / "cache", progress=False), root / "cache",
+                                          progress=False, epochs=0.1, min_accuracy=0.8)  # the smoke run's
+    for path in shipped:
+        G = load_generator(path)
+        if not G.conditional:
+            continue
+        images = G.sample(digits=list(range(10)), n=30, seed=3)
+        with torch.no_grad():
+            predicted = classifier(torch.from_numpy(images.reshape(-1, 784))).argmax(dim=1).numpy()
+        assert (predicted == np.repeat(np.arange(10), 30)).mean() >= 0.9, path.name
+    damaged = tmp_path / shipped[0].name
+    data = bytearray(shipped[0].read_bytes())
+    data[-5] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    (tmp_path / (shipped[0].name + ".sha256")).write_text((REPO / "weights" / (shipped[0].name + ".sha256")).read_text())
+    with pytest.raises(UserFacingError, match="digest"):
+        load_generator(damaged)

@@ -38,7 +38,6 @@ def evaluate_run(cfg: MnistExperiment, splits, run_dir: Path,
     run = training_summary(run_dir, best)
     generator, _ = build_networks(cfg)
     generator.load_state_dict(best["generator"])
-    labels, count = protocol_labels(cfg)
     modes = sampling_modes(cfg.generator, cfg.eval.sample_with_dropout)
     row = {
         "name": cfg.name, "conditional": cfg.conditional, "seed": cfg.seed, "sampling": modes[0],
@@ -47,25 +46,33 @@ def evaluate_run(cfg: MnistExperiment, splits, run_dir: Path,
         "complete": run["epochs_run"] >= cfg.train.max_epochs or run["stopped_early"],
         "train_seconds": run["train_seconds"],
         "eval_seconds_during_training": sum(r.get("eval_seconds", 0.0) for r in run["history"]),
-        "by_sampling": {},
     }
+    row.update(score_generator(generator, cfg, splits, classifier_cache, modes))
+    row["parzen"] = row["by_sampling"][modes[0]]["parzen"]
+    row["conditional_accuracy"] = row["by_sampling"][modes[0]].get("conditional_accuracy")
+    row.update({"config": to_dict(cfg), "training_sessions": run["sessions"],
+                "history": run["history"], "evaluation": provenance()})
+    return row, generator
+
+
+def score_generator(generator: TowerNet, cfg: MnistExperiment, splits, classifier_cache: Path,
+                    modes: list[str]) -> dict:
+    """The protocol's numbers for a generator, per sampling mode ('by_sampling'): Parzen on the
+    test images and the collapse diagnostics; with the scoring classifier's test accuracy."""
+    labels, count = protocol_labels(cfg)
     classifier = load_or_train_classifier(splits, classifier_cache, epochs=cfg.eval.classifier_epochs,
                                           min_accuracy=cfg.eval.classifier_min_accuracy)
-    row["classifier_test_accuracy"] = accuracy(classifier, splits.test_x, splits.test_y)
+    scores = {"classifier_test_accuracy": accuracy(classifier, splits.test_x, splits.test_y), "by_sampling": {}}
     test_features = penultimate_features(classifier, splits.test_x).numpy()
     for mode in modes:
         started = time.perf_counter()
         samples = generate(generator, cfg, labels, count, cfg.eval.seed + 1, mode)
         parzen = parzen_protocol(samples, splits.valid_x[: cfg.eval.valid_images], splits.test_x,
                                  cfg.eval.sigmas())
-        row["by_sampling"][mode] = {
+        scores["by_sampling"][mode] = {
             "parzen": vars(parzen), "seconds": time.perf_counter() - started,
             **diagnose(samples, labels, classifier, splits.test_x, splits.test_y, test_features)}
-    row["parzen"] = row["by_sampling"][modes[0]]["parzen"]
-    row["conditional_accuracy"] = row["by_sampling"][modes[0]].get("conditional_accuracy")
-    row.update({"config": to_dict(cfg), "training_sessions": run["sessions"],
-                "history": run["history"], "evaluation": provenance()})
-    return row, generator
+    return scores
 
 
 INTERPOLATED_DIGITS = [1, 3, 5, 7, 8]
