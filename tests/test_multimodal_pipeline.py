@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cgan.errors import ConfigError, UserFacingError
 from cgan.checkpoint import load_checkpoint
+from cgan.errors import ConfigError, UserFacingError
 from multimodal import evaluate, export, pipeline, report, tag, train
 from multimodal.api import load_tagger
 from multimodal.context import prepare
-from multimodal.experiment import build_networks
+from multimodal.experiment import build_networks, load_experiment
 from multimodal.sampling import cgan_samplings, make_decoder, network_tags
-from multimodal.experiment import load_experiment
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
