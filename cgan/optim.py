@@ -18,9 +18,12 @@ class MomentumSGD:
 
     @torch.no_grad()
     def step(self, grads: list[torch.Tensor], lr: float, momentum: float) -> None:
-        torch._foreach_mul_(self.velocities, momentum)
-        torch._foreach_add_(self.velocities, grads, alpha=-lr)
-        torch._foreach_add_(self.params, self.velocities)
+        """Update the first ``len(grads)`` parameters (all of them, or a leading group such as
+        D's, which comes first in the adversarial trainer); the others and their velocities stay."""
+        params, velocities = self.params[:len(grads)], self.velocities[:len(grads)]
+        torch._foreach_mul_(velocities, momentum)
+        torch._foreach_add_(velocities, grads, alpha=-lr)
+        torch._foreach_add_(params, velocities)
 
     def state_dict(self) -> dict:
         return {"velocities": [v.clone() for v in self.velocities]}

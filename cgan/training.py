@@ -55,6 +55,9 @@ class TrainSettings:
     # Beyond the paper: the weight of real data paired with another row's condition, counted as fake
     # in D's loss (a matching-aware D, Reed et al. 2016 'GAN-CLS': 0.5); 0 = the paper's D.
     mismatched_weight: float = 0.0
+    # D updates per G update (Goodfellow et al. 2014, Algorithm 1's k; the GAN code and the paper: 1):
+    # with k > 1, G moves on every k-th minibatch only, D on every one.
+    d_steps: int = 1
 
     def check(self) -> None:
         require(self.batch_size >= 1, "train.batch_size must be >= 1")
@@ -72,6 +75,7 @@ class TrainSettings:
         require(self.noise in NOISE_KINDS, f"train.noise must be one of {', '.join(NOISE_KINDS)}")
         require(self.noise_dim >= 1, "train.noise_dim must be >= 1")
         require(0 <= self.mismatched_weight < 1, "train.mismatched_weight must be in [0, 1)")
+        require(self.d_steps >= 1, "train.d_steps must be >= 1 (D updates per G update)")
 
     def learning_rate_schedule(self) -> ExponentialDecay:
         return ExponentialDecay(self.learning_rate, self.lr_decay, self.lr_floor)
@@ -339,9 +343,10 @@ class AdversarialTrainer(Trainer):
             g_loss = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
         else:
             g_loss = -F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-        d_grads = torch.autograd.grad(d_loss, self.d_params, retain_graph=True)
-        g_grads = torch.autograd.grad(g_loss, self.g_params)
-        self.optimizer.step(list(d_grads) + list(g_grads), lr, momentum)
+        move_g = (self.updates + 1) % self.settings.d_steps == 0
+        d_grads = torch.autograd.grad(d_loss, self.d_params, retain_graph=move_g)
+        g_grads = torch.autograd.grad(g_loss, self.g_params) if move_g else ()
+        self.optimizer.step(list(d_grads) + list(g_grads), lr, momentum)  # D's parameters come first
         with torch.no_grad():
             stats = [d_loss, g_loss, torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean()]
             if len(self.STATS) > len(stats):

@@ -190,3 +190,18 @@ def test_d_judges_shared_conditions_as_if_each_row_had_its_own_copy(tmp_path, co
     assert trainer.masks.state() == after_shared
     assert torch.allclose(shared, own_copies, atol=1e-6)
     assert trainer.discriminator.condition_dropout_free == (len(condition_layers) == 1)
+
+
+def test_with_k_discriminator_steps_the_generator_moves_on_every_kth_minibatch_only(tmp_path):
+    trainer = make_trainer(tmp_path, 1)
+    trainer.settings.d_steps = 2
+    data, condition = next(trainer.batches.epoch(1))
+    snapshots = []
+    for _ in range(4):
+        snapshots.append([torch.cat([p.detach().flatten().clone() for p in params])
+                          for params in (trainer.d_params, trainer.g_params)])
+        trainer.step(data, condition, 0.5)
+    snapshots.append([torch.cat([p.detach().flatten() for p in params]) for params in (trainer.d_params, trainer.g_params)])
+    d_moved = [not torch.equal(a[0], b[0]) for a, b in zip(snapshots, snapshots[1:])]
+    g_moved = [not torch.equal(a[1], b[1]) for a, b in zip(snapshots, snapshots[1:])]
+    assert d_moved == [True, True, True, True] and g_moved == [False, True, False, True]
