@@ -17,7 +17,7 @@ class NetworkSettings:
     main_layers: list[str]
     joint_layers: list[str]
     output_layer: str
-    init_range: float
+    init_range: float | None  # null: PyTorch's default nn.Linear init (uniform +-1/sqrt(fan_in), biases too)
     condition_layers: list[str] | None = None
     input_keep: float = 1.0
     hidden_keep: float = 1.0
@@ -27,16 +27,18 @@ class NetworkSettings:
         for text in [*self.main_layers, *(self.condition_layers or []), *self.joint_layers,
                      self.output_layer]:
             LayerSpec.parse(text)
-        require(self.init_range > 0, "init_range must be > 0")
+        require(self.init_range is None or self.init_range > 0, "init_range must be > 0 (or null: PyTorch's default)")
         require(0 < self.input_keep <= 1, "input_keep is a keep probability in (0, 1]")
         require(0 < self.hidden_keep <= 1, "hidden_keep is a keep probability in (0, 1]")
 
     def build(self, main_dim: int, condition_dim: int) -> TowerNet:
-        """The network, initialised as Pylearn2's 'irange' (uniform weights, zero biases)."""
+        """The network, initialised as Pylearn2's 'irange' (uniform weights, zero biases), or
+        left at PyTorch's default when init_range is null."""
         net = TowerNet(main_dim, condition_dim, self.main_layers, self.condition_layers or [],
                        self.joint_layers, self.output_layer, self.input_keep, self.hidden_keep,
                        self.dropout_scaled)
-        init_uniform_(net, self.init_range)
+        if self.init_range is not None:
+            init_uniform_(net, self.init_range)
         return net
 
 
