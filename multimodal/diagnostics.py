@@ -7,19 +7,25 @@
   with another image. Equal outputs mean D ignores the condition, and then nothing makes G use it.
 - Diversity of G: the mean pairwise cosine among the samples of one image (1 = all the same).
 
-Example: python -m multimodal.diagnostics --set encoders.backbone=efficientnet-lite0
+Example: python -m multimodal.diagnostics --set encoders.backbone=efficientnet-lite0 \\
+             --run 'paper D=runs/sweeps/<study>/trial-0001' --run 'GAN-CLS D=runs/sweeps/<study>/trial-0000'
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from cgan.cli import experiment_parser, run_cli, set_threads
+from cgan.errors import UserFacingError
 from cgan.files import write_json
 from cgan.layers import TowerNet
+from cgan.paths import portable
 from cgan.provenance import provenance
 from cgan.sampling import sampling_state
 from multimodal.context import prepare
@@ -100,23 +106,62 @@ def sample_cosine(samples: torch.Tensor) -> float:
     return float(((gram.sum(dim=(1, 2)) - gram.diagonal(dim1=1, dim2=2).sum(dim=1)) / (n * (n - 1))).mean())
 
 
+# Decodings whose ceiling is measured side by side: the paper's, and options that change only the
+# decoding (applied to every method alike when chosen in a config's eval section).
+DECODINGS = {
+    "paper: every word, 20 nearest per sample": {},
+    "training tags only (eval.vocabulary: tags)": {"vocabulary": "tags"},
+    "5 nearest per sample (eval.nearest: 5)": {"nearest": 5},
+}
+
+# Per-epoch columns of a CGAN run's history that show a collapse (multimodal.validation).
+EPOCH_COLUMNS = (("valid_precision", "P@10", "{:.3f}"), ("valid_distinct_words", "distinct words", "{:,.0f}"),
+                 ("valid_sample_cosine", "sample cosine", "{:.3f}"), ("valid_d_matched", "D(own image)", "{:.3f}"),
+                 ("valid_d_mismatched", "D(other image)", "{:.3f}"))
+
+
+def run_epochs(run_dir: Path) -> list[dict]:
+    """The per-epoch diagnostics of a training run (its history.json)."""
+    path = run_dir / "history.json"
+    if not path.is_file():
+        raise UserFacingError(f"{path} does not exist: pass the folder of a CGAN run (one with history.json)")
+    rows = json.loads(path.read_text())
+    return [{"epoch": r["epoch"], **{key: r.get(key) for key, _, _ in EPOCH_COLUMNS}} for r in rows]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = experiment_parser("experiments/flickr_cgan.yaml", prog="python -m multimodal.diagnostics",
                                description=__doc__)
+    parser.add_argument("--run", action="append", default=[], metavar="LABEL=DIR",
+                        help="a CGAN run folder whose per-epoch diagnostics go into the report (repeatable)")
     args = parser.parse_args(argv)
     cfg = load_experiment(args.config, args.overrides)
     cfg.route_tryout_results(args.overrides, args.write_results, RESULT_KEYS)
     set_threads(args.threads or cfg.threads)
+    runs = {}
+    for item in args.run:
+        label, _, folder = item.rpartition("=")
+        if not label:
+            raise UserFacingError(f"--run {item!r}: write LABEL=DIR, e.g. --run 'paper D=runs/.../trial-0001'")
+        runs[label] = {"run": portable(Path(folder)), "epochs": run_epochs(Path(folder))}
     started = time.perf_counter()
     context = prepare(cfg, args.data_root, args.cache_dir, run_stages=False)
-    data, decoder = context.data, make_decoder(cfg, context.data)
-    ceiling = {name: decoding_ceiling(data, split, decoder, cfg.eval.samples, cfg.eval.top, seed=cfg.eval.seed)
-               for name, split in (("valid", data.valid), ("test", data.test))}
+    data, ceiling = context.data, {}
+    for name, changes in DECODINGS.items():
+        variant = dataclasses.replace(cfg, eval=dataclasses.replace(cfg.eval, **changes))
+        decoder = make_decoder(variant, data)
+        ceiling[name] = {"vocabulary": len(decoder.vocabulary), "nearest": decoder.nearest, "scores": {
+            split_name: decoding_ceiling(data, split, decoder, cfg.eval.samples, cfg.eval.top, seed=cfg.eval.seed)
+            for split_name, split in (("valid", data.valid), ("test", data.test))}}
+        print(f"ceiling, {name}: test P@10 {ceiling[name]['scores']['test']['0'][f'precision@{cfg.eval.top}']:.3f}",
+              flush=True)
     record = {"ceiling": ceiling, "noise_levels": list(NOISE_LEVELS), "samples": cfg.eval.samples,
-              "decoding_vocabulary": len(decoder.vocabulary), "inputs": context.inputs,
+              "runs": runs, "inputs": context.inputs,
               "provenance": {**provenance(), "wall_seconds": round(time.perf_counter() - started, 1)}}
     write_json(record, cfg.results / "diagnostics.json")
     (cfg.results / "diagnostics.md").write_text(render(record))
+    if runs:
+        plot_runs(runs, cfg.results / "diagnostics.png")
     print(f"wrote {cfg.results / 'diagnostics.md'}")
     return 0
 
@@ -126,18 +171,59 @@ def render(record: dict) -> str:
     lines = ["# Flickr tagging diagnostics", "",
              "Generated by `python -m multimodal.diagnostics`; do not edit by hand.", "",
              f"- Command `{record['provenance']['command']}` at commit `{record['provenance']['commit']}`, "
-             f"{record['provenance']['date']}.", "",
+             f"{record['provenance']['date']}, {record['provenance']['wall_seconds']} s.", "",
              "## Ceiling of the decoding", "",
              f"The {record['samples']} \"samples\" of each image are its own true tags' word vectors (those with "
              "a vector), cycled, with Gaussian noise of the given norm (a unit word vector has norm 1), decoded "
-             "by the paper's voting. No generator can do better than the noiseless row with these word vectors "
-             "and this decoding.", "",
-             "| split | noise | P@10 | R@10 | R@10 within the vocabulary | distinct words |", "|---|---|---|---|---|---|"]
-    for split, levels in record["ceiling"].items():
-        for noise, s in levels.items():
-            lines.append(f"| {split} | {noise} | {s[f'precision@{top}']:.3f} | {s[f'recall@{top}']:.3f} | "
-                         f"{s[f'recall@{top}_in_vocabulary']:.3f} | {s['distinct_words']:,} |")
+             "by the voting. No generator can do better than the noiseless row with these word vectors "
+             "and that decoding.", "",
+             "| decoding | vocabulary | split | noise | P@10 | R@10 | R@10 within the vocabulary | distinct words |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, variant in record["ceiling"].items():
+        for split, levels in variant["scores"].items():
+            for noise, s in levels.items():
+                lines.append(f"| {name} | {variant['vocabulary']:,} | {split} | {noise} | {s[f'precision@{top}']:.3f} | "
+                             f"{s[f'recall@{top}']:.3f} | {s[f'recall@{top}_in_vocabulary']:.3f} | "
+                             f"{s['distinct_words']:,} |")
+    for label, run in record.get("runs", {}).items():
+        lines += ["", f"## Per epoch: {label}", "", f"Run `{run['run']}`; validation images; D's outputs are its "
+                  "mean probability on real validation tags with their own image and with another image "
+                  "(equal: D ignores the image).", "",
+                  "| epoch | " + " | ".join(title for _, title, _ in EPOCH_COLUMNS) + " | gap |",
+                  "|---|" + "---|" * (len(EPOCH_COLUMNS) + 1)]
+        for row in run["epochs"]:
+            cells = ["—" if row[key] is None else fmt.format(row[key]) for key, _, fmt in EPOCH_COLUMNS]
+            gap = (row["valid_d_matched"] - row["valid_d_mismatched"]
+                   if row["valid_d_matched"] is not None and row["valid_d_mismatched"] is not None else None)
+            lines.append(f"| {row['epoch']} | " + " | ".join(cells) + f" | {'—' if gap is None else f'{gap:+.3f}'} |")
     return "\n".join(lines) + "\n"
+
+
+def plot_runs(runs: dict, path: Path) -> None:
+    """Per epoch and run: validation P@10, distinct words, and D's matched-vs-mismatched gap."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for label, run in runs.items():
+        epochs = [r["epoch"] for r in run["epochs"]]
+        axes[0].plot(epochs, [r["valid_precision"] for r in run["epochs"]], marker="o", label=label)
+        axes[1].plot(epochs, [r["valid_distinct_words"] for r in run["epochs"]], marker="o", label=label)
+        gaps = [None if r["valid_d_matched"] is None or r["valid_d_mismatched"] is None
+                else r["valid_d_matched"] - r["valid_d_mismatched"] for r in run["epochs"]]
+        axes[2].plot(epochs, gaps, marker="o", label=label)
+    for ax, title in zip(axes, ("validation P@10", "distinct words over validation images",
+                                "D(own image) - D(other image)")):
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[1].set_yscale("log")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -77,3 +77,28 @@ def test_sample_cosine_is_one_for_copies_and_near_zero_for_random_directions():
     assert abs(sample_cosine(random)) < 0.01
     opposite = torch.tensor([[[1.0, 0.0], [-1.0, 0.0]]])
     assert sample_cosine(opposite) == pytest.approx(-1.0)
+
+
+def test_run_diagnostics_are_read_per_epoch_and_rendered_with_the_gap(tmp_path):
+    import json
+
+    from cgan.errors import UserFacingError
+    from multimodal.diagnostics import plot_runs, render, run_epochs
+
+    history = [{"epoch": 1, "valid_precision": 0.2, "valid_distinct_words": 300, "valid_sample_cosine": 0.5,
+                "valid_d_matched": 0.7, "valid_d_mismatched": 0.4, "d_loss": 0.6},
+               {"epoch": 2, "valid_precision": 0.25, "valid_distinct_words": 12}]  # older runs lack some columns
+    (tmp_path / "history.json").write_text(json.dumps(history))
+    epochs = run_epochs(tmp_path)
+    assert epochs[0]["valid_d_matched"] == 0.7 and epochs[1]["valid_d_matched"] is None
+    scores = {"precision@10": 0.27, "recall@10": 0.39, "recall@10_in_vocabulary": 0.4, "distinct_words": 1776}
+    record = {"ceiling": {"paper": {"vocabulary": 3795, "nearest": 20, "scores": {"test": {"0": scores}}}},
+              "samples": 100, "runs": {"paper D": {"run": "runs/x", "epochs": epochs}},
+              "provenance": {"command": "c", "commit": "abc", "date": "d", "wall_seconds": 1.0}}
+    text = render(record)
+    assert "| paper | 3,795 | test | 0 | 0.270 |" in text
+    assert "| 1 | 0.200 | 300 | 0.500 | 0.700 | 0.400 | +0.300 |" in text and "| 2 | 0.250 | 12 | — | — | — | — |" in text
+    plot_runs(record["runs"], tmp_path / "d.png")
+    assert (tmp_path / "d.png").stat().st_size > 1000
+    with pytest.raises(UserFacingError, match="history.json"):
+        run_epochs(tmp_path / "missing")
