@@ -111,6 +111,7 @@ def sample_cosine(samples: torch.Tensor) -> float:
 DECODINGS = {
     "paper: every word, 20 nearest per sample": {},
     "training tags only (eval.vocabulary: tags)": {"vocabulary": "tags"},
+    "10 nearest per sample (eval.nearest: 10)": {"nearest": 10},
     "5 nearest per sample (eval.nearest: 5)": {"nearest": 5},
 }
 
@@ -186,7 +187,7 @@ def render(record: dict) -> str:
                              f"{s[f'recall@{top}']:.3f} | {s[f'recall@{top}_in_vocabulary']:.3f} | "
                              f"{s['distinct_words']:,} |")
     for label, run in record.get("runs", {}).items():
-        lines += ["", f"## Per epoch: {label}", "", f"Run `{run['run']}`; validation images; D's outputs are its "
+        lines += ["", f"## Per epoch: {label}", "", f"Run `{run['run']}`; validation images, G sampled without dropout; D's outputs are its "
                   "mean probability on real validation tags with their own image and with another image "
                   "(equal: D ignores the image).", "",
                   "| epoch | " + " | ".join(title for _, title, _ in EPOCH_COLUMNS) + " | gap |",
