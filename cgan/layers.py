@@ -4,6 +4,7 @@ the two-tower MLP that every generator and discriminator in the paper is built f
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +12,8 @@ import torch
 from torch import nn
 
 from cgan.errors import ConfigError
+
+LayerFn = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 
 
 class Maxout(nn.Module):
@@ -26,7 +29,11 @@ class Maxout(nn.Module):
         self.linear = nn.Linear(in_features, units * pieces)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.linear(x).view(*x.shape[:-1], self.units, self.pieces)
+        return self.pool(self.linear(x))
+
+    def pool(self, z: torch.Tensor) -> torch.Tensor:
+        """The max over each unit's pieces of the linear map's output ``z`` (any leading dims)."""
+        z = z.view(*z.shape[:-1], self.units, self.pieces)
         # max() with indices has a cheap scatter backward; amax's backward is ~50x slower on CPU.
         return z.max(dim=-1).values
 
@@ -144,16 +151,24 @@ class TowerNet(nn.Module):
         ``encoded_condition``, instead of ``condition``, is the condition tower's output
         (``encode_condition``), for callers that repeat one condition over many rows."""
         drop = self.dropout if (self.training and self.dropout is not None) else None
+        return self.run(main, condition, encoded_condition, drop)
+
+    def run(self, main: torch.Tensor, condition: torch.Tensor | None, encoded_condition: torch.Tensor | None,
+            drop, apply: LayerFn | None = None) -> torch.Tensor:
+        """``forward`` with an explicit mask source (``drop``: anything with ``apply(x, keep,
+        scaled)``, or None) and layer function (``apply(layer, x)``; default: the layer's own
+        weights). cgan.stacked passes both to run several same-shaped networks as one."""
+        apply = apply or _call
         scaled = self.dropout_scaled
-        h = _run(self.main_tower, main, drop, self.input_keep, self.hidden_keep, scaled)
+        h = _run(self.main_tower, main, drop, self.input_keep, self.hidden_keep, scaled, apply)
         if condition is not None:
-            encoded_condition = _run(self.condition_tower, condition, drop, 1.0, self.hidden_keep, scaled)
+            encoded_condition = _run(self.condition_tower, condition, drop, 1.0, self.hidden_keep, scaled, apply)
         if encoded_condition is not None:
             h = torch.cat([h, encoded_condition], dim=-1)
-        h = _run(self.joint, h, drop, self.hidden_keep, self.hidden_keep, scaled)
+        h = _run(self.joint, h, drop, self.hidden_keep, self.hidden_keep, scaled, apply)
         if drop is not None:
             h = drop.apply(h, self.hidden_keep, scaled)
-        return self.output(h)
+        return apply(self.output, h)
 
     @property
     def condition_dropout_free(self) -> bool:
@@ -162,10 +177,11 @@ class TowerNet(nn.Module):
         ``forward`` computes from a condition, also in training."""
         return len(self.condition_tower) <= 1 or self.hidden_keep >= 1.0
 
-    def encode_condition(self, condition: torch.Tensor) -> torch.Tensor:
+    def encode_condition(self, condition: torch.Tensor, apply: LayerFn | None = None) -> torch.Tensor:
         """The condition tower's output without dropout: what ``forward`` computes from a
         condition when no mask falls on it (a one-layer tower never drops its input)."""
-        return _run(self.condition_tower, condition, None, 1.0, self.hidden_keep, self.dropout_scaled)
+        return _run(self.condition_tower, condition, None, 1.0, self.hidden_keep, self.dropout_scaled,
+                    apply or _call)
 
     def output_activation(self, pre: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(pre) if self.output_kind == "sigmoid" else pre
@@ -187,12 +203,16 @@ def _stack(in_features: int, layers: list[str]) -> tuple[nn.ModuleList, int]:
     return modules, in_features
 
 
+def _call(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return layer(x)
+
+
 def _run(layers: nn.ModuleList, x: torch.Tensor, drop: DropoutMasks | None,
-         first_keep: float, later_keep: float, scaled: bool = True) -> torch.Tensor:
+         first_keep: float, later_keep: float, scaled: bool, apply: LayerFn) -> torch.Tensor:
     for i, layer in enumerate(layers):
         if drop is not None:
             x = drop.apply(x, first_keep if i == 0 else later_keep, scaled)
-        x = layer(x)
+        x = apply(layer, x)
     return x
 
 

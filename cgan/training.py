@@ -185,11 +185,7 @@ class Trainer:
         return self.history
 
     def run_epoch(self) -> dict[str, Any]:
-        epoch = self.epoch + 1
-        momentum = self.momentum_schedule(epoch)
-        lr_start = self.lr_schedule(self.updates)
-        for net in self.networks.values():
-            net.train()
+        epoch, momentum, lr_start = self.begin_epoch()
         started = time.perf_counter()
         totals = torch.zeros(len(self.STATS), device=self.device)  # summed on the device: no sync per update
         bar = tqdm(self.batches.epoch(epoch), total=len(self.batches), disable=not self.progress,
@@ -199,7 +195,17 @@ class Trainer:
             if condition is not None:
                 condition = condition.to(self.device, non_blocking=True)
             totals += self.step(data, condition, momentum)
-        seconds = time.perf_counter() - started
+        return self.end_epoch(epoch, momentum, lr_start, totals, time.perf_counter() - started)
+
+    def begin_epoch(self) -> tuple[int, float, float]:
+        """(epoch number, its momentum, the learning rate at its start); networks in training mode."""
+        for net in self.networks.values():
+            net.train()
+        return self.epoch + 1, self.momentum_schedule(self.epoch + 1), self.lr_schedule(self.updates)
+
+    def end_epoch(self, epoch: int, momentum: float, lr_start: float, totals: torch.Tensor,
+                  seconds: float) -> dict[str, Any]:
+        """The epoch's record (mean STATS, score), best tracking, checkpoint, log line."""
         self.train_seconds += seconds
         record = {"epoch": epoch, "updates": self.updates, "learning_rate": lr_start,
                   "momentum": momentum, **dict(zip(self.STATS, (totals / len(self.batches)).cpu().tolist())),
@@ -237,15 +243,17 @@ class Trainer:
             return
         if self.best is None or score > self.best["score"]:
             self.best = {"epoch": record["epoch"], "score": score}
-            self.best_networks = {name: {k: v.detach().clone() for k, v in state.items()}
-                                  for name, state in self.network_states().items()}
+            self.best_networks = self.network_states()
             self.save_best()
         elif self.settings.patience and record["epoch"] - self.best["epoch"] >= self.settings.patience:
             self.stopped_early = True
 
     # ----- checkpoints -------------------------------------------------------------------
     def network_states(self) -> dict[str, Any]:
-        return {name: net.state_dict() for name, net in self.networks.items()}
+        """Copies of the networks' weights (a network trained in a stack holds views into the
+        stack's tensors, which must not be saved whole)."""
+        return {name: {k: v.detach().clone() for k, v in net.state_dict().items()}
+                for name, net in self.networks.items()}
 
     def save_best(self) -> None:
         """best.pt: the best epoch's networks, record, identity and config (last.pt keeps a copy
@@ -321,37 +329,15 @@ class AdversarialTrainer(Trainer):
 
     def update(self, data: torch.Tensor, condition: torch.Tensor | None, lr: float,
                momentum: float) -> torch.Tensor:
-        """Returns [d_loss, g_loss, mean D(real), mean D(fake)]."""
-        n, weight = data.shape[0], self.settings.mismatched_weight
-        z = sample_noise(self.settings.noise, n, self.settings.noise_dim, self.noise_rng).to(self.device)
-        fake = self.generator.sample(z, condition)
-        rows = torch.arange(n, device=self.device)
-        if weight > 0 and condition is not None:
-            other, has_other = mismatched_rows(condition)
-            logits = self.judge(torch.cat([data, fake, data]), condition, torch.cat([rows, rows, other]))
-            real_logits, fake_logits, wrong_logits = logits[:n], logits[n:2 * n], logits[2 * n:]
-        else:
-            logits = self.judge(torch.cat([data, fake]), condition, torch.cat([rows, rows]))
-            real_logits, fake_logits = logits[:n], logits[n:]
-        fake_term = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-        if weight > 0 and condition is not None:
-            wrong = F.binary_cross_entropy_with_logits(wrong_logits, torch.zeros_like(wrong_logits), reduction="none")
-            wrong_term = (wrong * has_other).sum() / has_other.sum().clamp(min=1)
-            fake_term = (1 - weight) * fake_term + weight * wrong_term
-        d_loss = 0.5 * (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + fake_term)
-        if self.settings.generator_loss == "non_saturating":
-            g_loss = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
-        else:
-            g_loss = -F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+        """Returns [d_loss, g_loss, mean D(real), mean D(fake)(, mean D(mismatched))]."""
+        z = sample_noise(self.settings.noise, data.shape[0], self.settings.noise_dim, self.noise_rng)
+        d_loss, g_loss, stats = adversarial_losses(
+            self.settings, self.generator.sample, self.judge, data, condition, z.to(self.device))
         move_g = (self.updates + 1) % self.settings.d_steps == 0
         d_grads = torch.autograd.grad(d_loss, self.d_params, retain_graph=move_g)
         g_grads = torch.autograd.grad(g_loss, self.g_params) if move_g else ()
         self.optimizer.step(list(d_grads) + list(g_grads), lr, momentum)  # D's parameters come first
-        with torch.no_grad():
-            stats = [d_loss, g_loss, torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean()]
-            if len(self.STATS) > len(stats):
-                stats.append(torch.sigmoid(wrong_logits).mean())
-            return torch.stack(stats)
+        return stats
 
     def judge(self, data: torch.Tensor, condition: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor:
         """D's logits for ``data`` paired with the conditions ``condition[rows]``. The condition
@@ -362,8 +348,8 @@ class AdversarialTrainer(Trainer):
             return self.discriminator(data).squeeze(-1)
         if self.discriminator.condition_dropout_free:
             encoded = self.discriminator.encode_condition(condition)
-            return self.discriminator(data, encoded_condition=encoded[rows]).squeeze(-1)
-        return self.discriminator(data, condition[rows]).squeeze(-1)
+            return self.discriminator(data, encoded_condition=take_rows(encoded, rows)).squeeze(-1)
+        return self.discriminator(data, take_rows(condition, rows)).squeeze(-1)
 
     def rng_state(self) -> dict[str, Any]:
         return {"noise_rng": self.noise_rng.get_state()}
@@ -372,7 +358,57 @@ class AdversarialTrainer(Trainer):
         self.noise_rng.set_state(state["noise_rng"])
 
 
+def adversarial_losses(settings: TrainSettings, generate: Callable, judge: Callable, data: torch.Tensor,
+                       condition: torch.Tensor | None, z: torch.Tensor):
+    """(D's loss, G's loss, statistics) of one minibatch: ``generate(z, condition)`` gives the fake
+    rows, ``judge(data, condition, rows)`` D's logits for data paired with ``condition``'s rows.
+    Tensors may carry a leading dimension of stacked models (cgan.stacked): the losses are then
+    one per model, and the statistics (stats, models)."""
+    n, weight = data.shape[-2], settings.mismatched_weight
+    fake = generate(z, condition)
+    rows = torch.arange(n, device=data.device).expand(*data.shape[:-2], n)
+    matching_aware = weight > 0 and condition is not None
+    if matching_aware:
+        other, has_other = mismatched_rows(condition)
+        logits = judge(torch.cat([data, fake, data], dim=-2), condition, torch.cat([rows, rows, other], dim=-1))
+        real_logits, fake_logits, wrong_logits = logits[..., :n], logits[..., n:2 * n], logits[..., 2 * n:]
+    else:
+        logits = judge(torch.cat([data, fake], dim=-2), condition, torch.cat([rows, rows], dim=-1))
+        real_logits, fake_logits = logits[..., :n], logits[..., n:]
+    fake_term = _bce(fake_logits, 0.0).mean(-1)
+    if matching_aware:
+        wrong_term = (_bce(wrong_logits, 0.0) * has_other).sum(-1) / has_other.sum(-1).clamp(min=1)
+        fake_term = (1 - weight) * fake_term + weight * wrong_term
+    d_loss = 0.5 * (_bce(real_logits, 1.0).mean(-1) + fake_term)
+    if settings.generator_loss == "non_saturating":
+        g_loss = _bce(fake_logits, 1.0).mean(-1)
+    else:
+        g_loss = -_bce(fake_logits, 0.0).mean(-1)
+    with torch.no_grad():
+        stats = [d_loss, g_loss, torch.sigmoid(real_logits).mean(-1), torch.sigmoid(fake_logits).mean(-1)]
+        if matching_aware:
+            stats.append(torch.sigmoid(wrong_logits).mean(-1))
+        return d_loss, g_loss, torch.stack(stats)
+
+
+def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target), reduction="none")
+
+
+def take_rows(x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``x[rows]`` along the row dimension (-2), for one model or a stack of them."""
+    return torch.take_along_dim(x, rows.unsqueeze(-1), dim=-2)
+
+
 def mismatched_rows(condition: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per model of a stack (leading dimension), as ``mismatched_rows_of``."""
+    if condition.dim() > 2:
+        pairs = [mismatched_rows(c) for c in condition]
+        return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
+    return mismatched_rows_of(condition)
+
+
+def mismatched_rows_of(condition: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """For each row of a minibatch, another row whose condition differs (the first such row after
     it, cyclically), and whether it has one: a real example paired with that condition is a
     mismatched pair, never its own condition (an image with several tags fills several rows)."""

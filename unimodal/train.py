@@ -2,11 +2,16 @@
 
 Resumable: run the same command again after an interruption and it continues from the last
 checkpoint in runs/<name>/ (pass --fresh to discard it).
+
+Several seeds in one process: --seeds 1 2 3 trains them as one stack (cgan.stacked), each in
+runs/<name>-seed<S>/ with its results as <name>-seed<S>.json: what a separate run with
+--set seed=S --set name=<name>-seed<S> gives (to float rounding; bit for bit on the CPU here).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -14,7 +19,9 @@ import torch
 
 from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.config import to_dict
+from cgan.errors import UserFacingError
 from cgan.paths import cache_dir
+from cgan.stacked import StackedTrainer
 from cgan.sweep_target import SweepTarget
 from cgan.training import AdversarialTrainer, ShuffledBatches, pick_device
 from unimodal.evaluate import evaluate_and_write
@@ -34,16 +41,31 @@ def make_batches(cfg, splits) -> ShuffledBatches:
     return ShuffledBatches(len(images), fetch, cfg.train.batch_size, cfg.seed)
 
 
-def train_run(cfg: MnistExperiment, splits: MnistSplits, run_dir: Path, progress: bool | None = None,
-              after_epoch=None) -> AdversarialTrainer:
-    """Train (or resume, or find finished) one run of ``cfg`` in ``run_dir``."""
+def make_trainer(cfg: MnistExperiment, splits: MnistSplits, run_dir: Path, progress: bool | None = None,
+                 after_epoch=None) -> AdversarialTrainer:
+    """The trainer of one run of ``cfg`` in ``run_dir`` (not started)."""
     generator, discriminator = build_networks(cfg, splits.train_x[: cfg.train_images])
-    trainer = AdversarialTrainer(
+    return AdversarialTrainer(
         generator, discriminator, make_batches(cfg, splits), cfg.train, run_dir, cfg.seed,
         evaluate=validation_score(generator, cfg, splits.valid_x), identity=run_identity(cfg),
         config=to_dict(cfg), progress=progress, device=pick_device(cfg.device), after_epoch=after_epoch)
+
+
+def train_run(cfg: MnistExperiment, splits: MnistSplits, run_dir: Path, progress: bool | None = None,
+              after_epoch=None) -> AdversarialTrainer:
+    """Train (or resume, or find finished) one run of ``cfg`` in ``run_dir``."""
+    trainer = make_trainer(cfg, splits, run_dir, progress, after_epoch)
     trainer.fit()
     return trainer
+
+
+def seed_configs(cfg: MnistExperiment, seeds: list[int]) -> list[MnistExperiment]:
+    """One config per seed, named <name>-seed<S> (its run folder, results file and figure)."""
+    if len(set(seeds)) != len(seeds):
+        raise UserFacingError("--seeds lists a seed twice")
+    figure = Path(cfg.figure_name)
+    return [dataclasses.replace(cfg, seed=seed, name=f"{cfg.name}-seed{seed}",
+                                figure_name=f"{figure.stem}-seed{seed}{figure.suffix}") for seed in seeds]
 
 
 def sweep_trial(cfg: MnistExperiment, run_dir: Path, after_epoch, data_root: str | None = None,
@@ -64,17 +86,24 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the Table 1 evaluation after training")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="per-epoch progress bar (default: when stderr is a terminal)")
+    parser.add_argument("--seeds", type=int, nargs="+", metavar="S",
+                        help="train these seeds together in one process, each in runs/<name>-seed<S>/")
     args = parser.parse_args(argv)
     cfg = load_experiment(args.config, args.overrides)
     cfg.route_tryout_results(args.overrides, args.write_results)
     set_threads(args.threads or cfg.threads)
-    run_dir = cfg.run_root
-    if args.fresh and run_dir.exists():
-        shutil.rmtree(run_dir)
+    configs = seed_configs(cfg, args.seeds) if args.seeds else [cfg]
+    for member in configs:
+        if args.fresh and member.run_root.exists():
+            shutil.rmtree(member.run_root)
     splits = load_mnist(args.data_root, args.cache_dir)
-    train_run(cfg, splits, run_dir, args.progress)
+    if args.seeds:
+        StackedTrainer([make_trainer(member, splits, member.run_root, args.progress) for member in configs]).fit()
+    else:
+        train_run(cfg, splits, cfg.run_root, args.progress)
     if not args.no_evaluate:
-        evaluate_and_write(cfg, splits, run_dir, cache_dir(args.cache_dir))
+        for member in configs:
+            evaluate_and_write(member, splits, member.run_root, cache_dir(args.cache_dir))
     return 0
 
 
