@@ -36,8 +36,8 @@ class _Splits:
         self.train_y = rng.integers(0, 10, 50000)
 
 
-def _trainer(config: str, autocast: bool = False):
-    cfg = load_experiment(config)
+def _trainer(config: str, seed: int | None = None):
+    cfg = load_experiment(config, [] if seed is None else [f"seed={seed}"])
     splits = _Splits()
     generator, discriminator = build_networks(cfg, splits.train_x)
     trainer = AdversarialTrainer(generator, discriminator, make_batches(cfg, splits), cfg.train,
@@ -54,6 +54,20 @@ def step_seconds(config: str, steps: int = 60, bf16: bool = False) -> float:
         start = time.perf_counter()
         for _ in range(steps):
             trainer.step(*next(batches), 0.5)
+    return (time.perf_counter() - start) / steps
+
+
+def stacked_step_seconds(config: str, members: int = 3, steps: int = 20) -> float:
+    """Seconds of one update of ``members`` stacked models (cgan.stacked), all of them."""
+    from cgan.stacked import Stack
+
+    trainers = [_trainer(config, seed=seed) for seed in range(members)]
+    stack = Stack([t for t, _ in trainers])
+    for _ in range(3):
+        stack.step([next(batches) for _, batches in trainers], 0.5)
+    start = time.perf_counter()
+    for _ in range(steps):
+        stack.step([next(batches) for _, batches in trainers], 0.5)
     return (time.perf_counter() - start) / steps
 
 
@@ -81,6 +95,7 @@ def run(config: str = "experiments/mnist_cgan.yaml") -> dict:
     profile_ = step_profile(config)
     gflop = profile_["gflop_per_update"]
     bf16_seconds = step_seconds(config, steps=10, bf16=True)
+    stacked = stacked_step_seconds(config, members=3)
     updates_per_epoch = 500
     return {
         "config": config,
@@ -97,6 +112,9 @@ def run(config: str = "experiments/mnist_cgan.yaml") -> dict:
         "epoch_seconds": updates_per_epoch * seconds,
         "hours_to_lr_floor_287829_updates": 287_829 * seconds / 3600,
         "bf16_autocast_update_seconds": bf16_seconds,
+        "stacked_3_update_seconds": stacked,
+        "stacked_3_updates_per_second_per_model": 3 / stacked,
+        "stacked_3_speedup_over_3_separate_updates": 3 * seconds / stacked,
     }
 
 

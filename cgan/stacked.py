@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from functools import partial
 
 import torch
 from torch import nn
@@ -29,7 +30,7 @@ from cgan.locks import FolderLock
 from cgan.noise import sample_noise
 from cgan.optim import MomentumSGD
 from cgan.provenance import provenance
-from cgan.training import AdversarialTrainer, adversarial_losses, take_rows
+from cgan.training import AdversarialTrainer, adversarial_losses, judge_pairs
 
 
 class StackedMasks:
@@ -114,47 +115,55 @@ class StackedTrainer:
 
     def run_epoch(self, active: list[AdversarialTrainer]) -> None:
         """One epoch of the ``active`` members (those whose patience ran out stay as they are)."""
-        generator = StackedNet([m.generator for m in active])
-        discriminator = StackedNet([m.discriminator for m in active])
-        d_params, g_params = list(discriminator.params.values()), list(generator.params.values())
-        optimizer = stack_optimizers([m.optimizer for m in active], d_params + g_params)
-        masks = StackedMasks([m.masks for m in active])
+        stack = Stack(active)
         begun = [m.begin_epoch() for m in active]
         epoch, momentum, _ = begun[0]
         started = time.perf_counter()
         totals = torch.zeros(len(active), len(active[0].STATS), device=active[0].device)
-        lead = active[0]
         batches = zip(*(m.batches.epoch(epoch) for m in active))
-        for minibatches in tqdm(batches, total=len(lead.batches), disable=not self.progress,
+        for minibatches in tqdm(batches, total=len(active[0].batches), disable=not self.progress,
                                 desc=f"epoch {epoch}/{self.settings.max_epochs} ({len(active)} stacked)", leave=False):
-            data = torch.stack([d for d, _ in minibatches]).to(lead.device, non_blocking=True)
-            condition = None if minibatches[0][1] is None else \
-                torch.stack([c for _, c in minibatches]).to(lead.device, non_blocking=True)
-            z = torch.stack([sample_noise(self.settings.noise, data.shape[1], self.settings.noise_dim, m.noise_rng)
-                             for m in active]).to(lead.device)
-
-            def generate(z, condition):
-                return lead.generator.output_activation(generator(z, condition, drop=masks))
-
-            def judge(data, condition, rows):
-                if condition is None:
-                    return discriminator(data, drop=masks).squeeze(-1)
-                if lead.discriminator.condition_dropout_free:
-                    encoded = take_rows(discriminator.encode_condition(condition), rows)
-                    return discriminator(data, encoded_condition=encoded, drop=masks).squeeze(-1)
-                return discriminator(data, take_rows(condition, rows), drop=masks).squeeze(-1)
-
-            d_loss, g_loss, stats = adversarial_losses(self.settings, generate, judge, data, condition, z)
-            move_g = (lead.updates + 1) % self.settings.d_steps == 0
-            d_grads = torch.autograd.grad(d_loss.sum(), d_params, retain_graph=move_g)
-            g_grads = torch.autograd.grad(g_loss.sum(), g_params) if move_g else ()
-            optimizer.step(list(d_grads) + list(g_grads), lead.lr_schedule(lead.updates), momentum)
-            for member in active:
-                member.updates += 1
-            totals += stats.T
+            totals += stack.step(minibatches, momentum)
         seconds = time.perf_counter() - started
         for i, member in enumerate(active):
             member.end_epoch(epoch, momentum, begun[i][2], totals[i], seconds)
+
+
+class Stack:
+    """The members' networks, optimizer and mask sources as one stack, and its update."""
+
+    def __init__(self, members: list[AdversarialTrainer]):
+        self.members, self.lead, self.settings = members, members[0], members[0].settings
+        self.generator = StackedNet([m.generator for m in members])
+        self.discriminator = StackedNet([m.discriminator for m in members])
+        self.d_params = list(self.discriminator.params.values())
+        self.g_params = list(self.generator.params.values())
+        self.optimizer = stack_optimizers([m.optimizer for m in members], self.d_params + self.g_params)
+        self.masks = StackedMasks([m.masks for m in members])
+
+    def step(self, minibatches: list[tuple], momentum: float) -> torch.Tensor:
+        """One update of every member from its own minibatch; returns (members, STATS)."""
+        lead, device = self.lead, self.lead.device
+        data = torch.stack([d for d, _ in minibatches]).to(device, non_blocking=True)
+        condition = None if minibatches[0][1] is None else \
+            torch.stack([c for _, c in minibatches]).to(device, non_blocking=True)
+        z = torch.stack([sample_noise(self.settings.noise, data.shape[1], self.settings.noise_dim, m.noise_rng)
+                         for m in self.members]).to(device)
+        d_loss, g_loss, stats = adversarial_losses(self.settings, self.generate, self.judge, data, condition, z)
+        move_g = (lead.updates + 1) % self.settings.d_steps == 0
+        d_grads = torch.autograd.grad(d_loss.sum(), self.d_params, retain_graph=move_g)
+        g_grads = torch.autograd.grad(g_loss.sum(), self.g_params) if move_g else ()
+        self.optimizer.step(list(d_grads) + list(g_grads), lead.lr_schedule(lead.updates), momentum)
+        for member in self.members:
+            member.updates += 1
+        return stats.T
+
+    def generate(self, z: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
+        return self.lead.generator.output_activation(self.generator(z, condition, drop=self.masks))
+
+    def judge(self, data: torch.Tensor, condition: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor:
+        return judge_pairs(partial(self.discriminator, drop=self.masks), self.discriminator.encode_condition,
+                           self.lead.discriminator.condition_dropout_free, data, condition, rows)
 
 
 def stack_optimizers(optimizers: list[MomentumSGD], params: list[torch.Tensor]) -> MomentumSGD:

@@ -344,12 +344,8 @@ class AdversarialTrainer(Trainer):
         tower runs once per minibatch row rather than once per judged row (real, fake and
         mismatched rows share conditions) when no dropout falls inside it: the same math, up to
         float rounding, for a third to a half less of that tower's work."""
-        if condition is None:
-            return self.discriminator(data).squeeze(-1)
-        if self.discriminator.condition_dropout_free:
-            encoded = self.discriminator.encode_condition(condition)
-            return self.discriminator(data, encoded_condition=take_rows(encoded, rows)).squeeze(-1)
-        return self.discriminator(data, take_rows(condition, rows)).squeeze(-1)
+        d = self.discriminator
+        return judge_pairs(d, d.encode_condition, d.condition_dropout_free, data, condition, rows)
 
     def rng_state(self) -> dict[str, Any]:
         return {"noise_rng": self.noise_rng.get_state()}
@@ -389,6 +385,17 @@ def adversarial_losses(settings: TrainSettings, generate: Callable, judge: Calla
         if matching_aware:
             stats.append(torch.sigmoid(wrong_logits).mean(-1))
         return d_loss, g_loss, torch.stack(stats)
+
+
+def judge_pairs(discriminator: Callable, encode: Callable, dropout_free: bool, data: torch.Tensor,
+                condition: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor:
+    """D's logits for ``data`` paired with ``condition``'s ``rows``: the condition tower once per
+    condition row, then indexed, when no dropout falls inside it (``dropout_free``)."""
+    if condition is None:
+        return discriminator(data, None, None).squeeze(-1)
+    if dropout_free:
+        return discriminator(data, None, take_rows(encode(condition), rows)).squeeze(-1)
+    return discriminator(data, take_rows(condition, rows), None).squeeze(-1)
 
 
 def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
