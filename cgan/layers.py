@@ -70,19 +70,29 @@ class LayerSpec:
 
 
 class DropoutMasks:
-    """Bernoulli dropout masks from a NumPy generator.
+    """Bernoulli dropout masks from a NumPy generator (on the CPU) or a torch generator on the
+    device (on a GPU), whose state goes into checkpoints so that a resumed run draws the same masks.
 
-    Why not torch's dropout: on this CPU ``bernoulli_`` costs more than the matmuls it sits
-    between; NumPy's PCG64 bits are ~50x cheaper, and the generator's state is plain data
-    that goes into checkpoints, so a resumed run draws the same masks.
+    Why NumPy on the CPU: there ``bernoulli_`` costs more than the matmuls it sits between, and
+    PCG64's bits are ~50x cheaper. Why the device's generator on a GPU: masks drawn on the host
+    would be copied to the device at every layer. The two draw different masks for one seed, so
+    a run resumes with the kind its checkpoint holds, whatever the device it resumes on.
     """
 
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, device: str | torch.device = "cpu", on_device: bool | None = None):
+        """``on_device``: draw with torch's generator on ``device`` (default: when it is not the CPU)."""
+        self.device = torch.device(device)
+        self.generator: torch.Generator | None = None
         self.rng = np.random.default_rng(seed)
+        if self.device.type != "cpu" if on_device is None else on_device:
+            self.generator = torch.Generator(device=self.device).manual_seed(seed)
 
     def mask(self, shape: tuple[int, ...], keep: float, scaled: bool = True) -> torch.Tensor:
         """A float mask with entries 0 or 1/keep (inverted dropout, as Pylearn2's input_scale =
         1/keep), or 0 or 1 when not ``scaled`` (Pylearn2's input_scale = 1)."""
+        if self.generator is not None:
+            kept = (torch.rand(shape, generator=self.generator, device=self.generator.device) < keep).float()
+            return kept.mul_(1.0 / keep) if scaled else kept
         count = int(np.prod(shape))
         if keep == 0.5:
             bits = np.unpackbits(np.frombuffer(self.rng.bytes((count + 7) // 8), dtype=np.uint8))
@@ -98,10 +108,18 @@ class DropoutMasks:
         return x * self.mask(tuple(x.shape), keep, scaled).to(x.device, non_blocking=True)
 
     def state(self) -> dict:
+        if self.generator is not None:
+            return {"torch_generator": self.generator.get_state(), "device": self.device.type}
         return self.rng.bit_generator.state
 
     def load_state(self, state: dict) -> None:
-        self.rng.bit_generator.state = state
+        if "torch_generator" in state:
+            device = self.device if self.device.type == state["device"] else torch.device(state["device"])
+            self.generator = torch.Generator(device=device)
+            self.generator.set_state(state["torch_generator"])
+        else:
+            self.generator = None
+            self.rng.bit_generator.state = state
 
 
 class TowerNet(nn.Module):

@@ -135,7 +135,7 @@ class Trainer:
         self.evaluate, self.after_epoch = evaluate, after_epoch
         self.identity, self.config = identity, config
         self.progress = sys.stderr.isatty() if progress is None else progress
-        self.masks = DropoutMasks(seed)
+        self.masks = DropoutMasks(seed, self.device)  # on the device: no mask copies on a GPU
         for net in self.networks.values():
             net.dropout = self.masks
         self.optimizer = MomentumSGD([p for net in self.networks.values() for p in net.parameters()])
@@ -323,7 +323,7 @@ class AdversarialTrainer(Trainer):
         self.generator, self.discriminator = generator, discriminator
         self.g_params = list(generator.parameters())
         self.d_params = list(discriminator.parameters())
-        self.noise_rng = torch.Generator().manual_seed(seed)
+        self.noise_rng = torch.Generator(device=self.device).manual_seed(seed)
         if settings.mismatched_weight > 0:
             self.STATS = (*AdversarialTrainer.STATS, "d_mismatched")
 
@@ -348,9 +348,14 @@ class AdversarialTrainer(Trainer):
         return judge_pairs(d, d.encode_condition, d.condition_dropout_free, data, condition, rows)
 
     def rng_state(self) -> dict[str, Any]:
-        return {"noise_rng": self.noise_rng.get_state()}
+        return {"noise_rng": self.noise_rng.get_state(), "noise_rng_device": self.noise_rng.device.type}
 
     def load_rng_state(self, state: dict[str, Any]) -> None:
+        """The noise stream as saved; on the device it was saved from (a CPU run resumed on a GPU
+        keeps drawing its noise on the CPU, so that it continues exactly)."""
+        device = state.get("noise_rng_device", "cpu")
+        if device != self.noise_rng.device.type:
+            self.noise_rng = torch.Generator(device=device)
         self.noise_rng.set_state(state["noise_rng"])
 
 

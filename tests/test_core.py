@@ -213,3 +213,20 @@ def test_result_paths_are_recorded_without_this_machines_folders(tmp_path, monke
     assert portable(image) == "$CGAN_DATA_ROOT/mirflickr25k/mirflickr/im1.jpg"
     assert resolve(portable(image)) == image
     assert portable(tmp_path / "elsewhere") == str(tmp_path / "elsewhere")
+
+
+def test_masks_drawn_by_a_torch_generator_resume_exactly_and_follow_their_checkpoint():
+    masks = DropoutMasks(5, "cpu", on_device=True)  # the GPU path, exercised on the CPU
+    first = masks.mask((400, 50), 0.5)
+    assert set(first.unique().tolist()) == {0.0, 2.0} and abs((first > 0).float().mean().item() - 0.5) < 0.02
+    saved = masks.state()
+    expected = masks.mask((3, 7), 0.8, scaled=False)
+    resumed = DropoutMasks(99, "cpu", on_device=True)
+    resumed.load_state(saved)
+    assert torch.equal(resumed.mask((3, 7), 0.8, scaled=False), expected)
+    numpy_masks = DropoutMasks(5)  # a CPU run's checkpoint resumed where masks would be drawn on the device
+    numpy_state = numpy_masks.state()
+    expected = numpy_masks.mask((4, 4), 0.5)
+    switched = DropoutMasks(5, "cpu", on_device=True)
+    switched.load_state(numpy_state)
+    assert switched.generator is None and torch.equal(switched.mask((4, 4), 0.5), expected)
