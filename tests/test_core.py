@@ -230,3 +230,15 @@ def test_masks_drawn_by_a_torch_generator_resume_exactly_and_follow_their_checkp
     switched = DropoutMasks(5, "cpu", on_device=True)
     switched.load_state(numpy_state)
     assert switched.generator is None and torch.equal(switched.mask((4, 4), 0.5), expected)
+
+
+def test_committed_results_hold_no_machine_paths():
+    """Result files record paths relative to the repository, the data root or a run folder."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    machine_path = re.compile(r"""(^|[\s"'`(=])/(work|root|home|tmp|Users|mnt)/""")
+    offenders = [str(path.relative_to(root)) for path in (root / "results").rglob("*")
+                 if path.suffix in (".json", ".md", ".csv") and machine_path.search(path.read_text())]
+    assert not offenders, offenders
