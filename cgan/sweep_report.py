@@ -63,13 +63,21 @@ def write_sweep_outputs(sweep: Sweep, seconds: float) -> list[Path]:
                     "low": p.low, "high": p.high, "log": p.log, "integer": p.integer} for p in sweep.params],
         "reproduce_command": f"{sweep.target.command} --config {_relative(sweep.args.config)}",
         "trials": [trial_record(t) for t in trials],
-        "provenance": {**sweep.provenance, "wall_seconds": round(seconds, 1)},
+        "provenance": {**sweep.provenance, "wall_seconds": round(seconds, 1),
+                       "command": redact_storage(sweep.provenance["command"], sweep.args.storage)},
     }
     write_json(record, out / "sweep.json")
     (out / "sweep.md").write_text(render_markdown(record, sweep.params))
     save_score_plot(record, sweep.params, out / "scores.png")
     save_curve_plot(record, out / "curves.png")
     return [out / name for name in ("trials.csv", "sweep.json", "sweep.md", "scores.png", "curves.png")]
+
+
+def redact_storage(command: str, storage: str | None) -> str:
+    """The command without the storage URL's credentials, host and socket path (machine details)."""
+    if not storage:
+        return command
+    return command.replace(storage, storage.split("://")[0] + "://...")
 
 
 def _plain(value: Any) -> Any:
