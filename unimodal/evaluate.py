@@ -68,7 +68,7 @@ def score_generator(generator: TowerNet, cfg: MnistExperiment, splits, classifie
         started = time.perf_counter()
         samples = generate(generator, cfg, labels, count, cfg.eval.seed + 1, mode)
         parzen = parzen_protocol(samples, splits.valid_x[: cfg.eval.valid_images], splits.test_x,
-                                 cfg.eval.sigmas())
+                                 cfg.eval.sigmas(), device=next(generator.parameters()).device)
         scores["by_sampling"][mode] = {
             "parzen": vars(parzen), "seconds": time.perf_counter() - started,
             **diagnose(samples, labels, classifier, splits.test_x, splits.test_y, test_features)}

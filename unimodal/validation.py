@@ -20,7 +20,7 @@ def validation_score(generator: TowerNet, cfg: MnistExperiment, valid_x: np.ndar
 
     def measure(mode: str) -> dict[str, float]:
         samples = generate(generator, cfg, labels, count, cfg.eval.seed, mode)
-        sigma, mean = best_sigma(samples, valid, cfg.eval.sigmas())
+        sigma, mean = best_sigma(samples, valid, cfg.eval.sigmas(), device=next(generator.parameters()).device)
         return {"valid_parzen": mean, "valid_sigma": sigma}
 
     return ValidationScore(sampling_modes(cfg.generator, cfg.eval.sample_with_dropout), measure,
