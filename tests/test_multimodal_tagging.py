@@ -99,3 +99,23 @@ def test_tag_scores_precision_recall_and_coverage():
     assert tag_scores([["a", "b"]], [["b"]], top=1)["precision@1"] == 0  # only the first `top` count
     with pytest.raises(ValueError):
         tag_scores([["a"]], [], top=1)
+
+
+def test_decoding_into_the_training_tags_skips_words_no_training_image_has():
+    from types import SimpleNamespace
+
+    from multimodal.data import ImageSplit, TagData
+    from multimodal.sampling import make_decoder
+
+    words, vectors = list(COMPASS), np.array(list(COMPASS.values()), dtype=np.float32)
+    train = ImageSplit("train", np.array([1]), np.array([0]), [["east", "north"]],
+                       pair_image=np.array([0, 0]), pair_word=np.array([0, 1]))  # only east and north are tags
+    data = TagData(train, train, train, np.zeros((1, 2), np.float32), np.zeros((1, 2), np.float32), words, vectors, {})
+    samples = np.array([[[1, 1.1], [1.1, 1]]], dtype=np.float32)  # nearest word overall: northeast
+    settings = SimpleNamespace(eval=SimpleNamespace(vocabulary="all", nearest=1, top=2))
+    everything = make_decoder(settings, data)
+    assert everything.words(everything.decode(samples)) == [["northeast"]]
+    settings.eval.vocabulary = "tags"
+    tags_only = make_decoder(settings, data)
+    assert len(tags_only.vocabulary) == 2
+    assert tags_only.words(tags_only.decode(samples)) == [["east", "north"]]  # one vote each, equal cosines: alphabetical
