@@ -175,19 +175,24 @@ def test_seeds_trained_together_match_separate_runs(smoke_run, tmp_path):
     root, _ = smoke_run
     common = ["--config", SMOKE, "--data-root", DATA_ROOT, "--cache-dir", str(root / "cache"), "--threads", "2",
               "--set", f"run_dir={tmp_path / 'runs'}", "--set", f"results_dir={tmp_path / 'results'}",
-              "--set", "train.max_epochs=1"]
+              "--set", "train.max_epochs=1", "--set", "name=mnist_cgan"]
     assert train.main([*common, "--seeds", "5", "6"]) == 0
     assert train.main([*common, "--set", "seed=6", "--set", "name=alone-seed6", "--no-evaluate"]) == 0
-    stacked = load_checkpoint(tmp_path / "runs" / "mnist_smoke-seed6" / "last.pt")
+    stacked = load_checkpoint(tmp_path / "runs" / "mnist_cgan-seed6" / "last.pt")
     alone = load_checkpoint(tmp_path / "runs" / "alone-seed6" / "last.pt")
     for net in ("generator", "discriminator"):
         for name, value in alone[net].items():
             assert torch.allclose(stacked[net][name], value, atol=1e-6), name
     assert stacked["history"][0]["score"] == pytest.approx(alone["history"][0]["score"], rel=1e-6)
     assert stacked["identity"]["seed"] == 6 and stacked["sessions"][0]["stacked"] == 2
+    rows = {}
     for seed in (5, 6):  # each member evaluated into its own results file and figure
-        row = json.loads((tmp_path / "results" / f"mnist_smoke-seed{seed}.json").read_text())
-        assert row["seed"] == seed and row["epochs_run"] == 1
+        rows[seed] = json.loads((tmp_path / "results" / f"mnist_cgan-seed{seed}.json").read_text())
+        assert rows[seed]["seed"] == seed and rows[seed]["epochs_run"] == 1
         assert (tmp_path / "results" / f"smoke_samples-seed{seed}.png").is_file()
+    assert report.main(["--results", str(tmp_path / "results")]) == 0  # Table 1 across the seeds
+    table = (tmp_path / "results" / "table1.md").read_text()
+    means = np.array([rows[s]["by_sampling"]["deterministic"]["parzen"]["mean"] for s in (5, 6)])
+    assert "## Across seeds" in table and f"| 2 | {means.mean():.1f} ± {means.std(ddof=1):.1f} |" in table
     with pytest.raises(UserFacingError, match="twice"):
         train.main([*common, "--seeds", "5", "5"])

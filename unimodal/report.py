@@ -1,13 +1,16 @@
 """Rebuild results/mnist/table1.md and curves.png from the committed JSON result files.
 
-`make tables` runs this; it reads only <results>/mnist_cgan.json and mnist_gan.json (written by
-`python -m unimodal.evaluate`), so the markdown can always be regenerated from the data.
+`make tables` runs this; it reads only <results>/<name>.json of the measured models and their
+<name>-seed<S>.json (written by `python -m unimodal.evaluate` / `unimodal.train`), so the markdown
+can always be regenerated from the data.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import numpy as np
 
 from cgan.cli import report_parser, run_cli
 from cgan.plots import save_curves
@@ -35,6 +38,38 @@ def load_rows(results: Path) -> dict[str, dict]:
         if path.exists():
             rows[name] = json.loads(path.read_text())
     return rows
+
+
+def load_seed_groups(results: Path) -> dict[str, list[dict]]:
+    """Per measured model, its runs with other seeds (<name>-seed<S>.json, from unimodal.train
+    --seeds) together with the main row, one per seed, in seed order."""
+    groups = {}
+    for name, _ in MEASURED:
+        rows = [json.loads(p.read_text()) for p in sorted(results.glob(f"{name}-seed*.json"))]
+        main = results / f"{name}.json"
+        if main.exists():
+            rows.append(json.loads(main.read_text()))
+        by_seed = {row["seed"]: row for row in rows}
+        if len(by_seed) > 1:
+            groups[name] = [by_seed[seed] for seed in sorted(by_seed)]
+    return groups
+
+
+def seeds_lines(label: str, rows: list[dict]) -> list[str]:
+    """One line per sampling mode: each seed's Parzen ± s.e., and the mean ± sd across seeds."""
+    lines = []
+    for mode in ordered_modes(rows[0]):
+        results = [row["by_sampling"][mode] for row in rows if mode in row["by_sampling"]]
+        means = np.array([r["parzen"]["mean"] for r in results])
+        per_seed = "; ".join(f"{row['seed']}: {r['parzen']['mean']:.1f} ± {r['parzen']['std_error']:.1f} "
+                             f"(epoch {row['best_epoch']} of {row['epochs_run']})" for row, r in zip(rows, results))
+        accs = [r["conditional_accuracy"] for r in results if r.get("conditional_accuracy") is not None]
+        divs = [r["diversity"]["mean"] for r in results if r.get("diversity")]
+        how = ("protocol: " if mode == PROTOCOL_MODE else "variant, not the protocol: ") + SAMPLING_LABELS[mode]
+        lines.append(f"| {label} ({how}) | {len(results)} | {means.mean():.1f} ± {means.std(ddof=1):.1f} | "
+                     f"{per_seed} | {f'{100 * np.mean(accs):.1f}%' if accs else '—'} | "
+                     f"{f'{np.mean(divs):.2f}' if divs else '—'} |")
+    return lines
 
 
 def _hours(seconds: float) -> str:
@@ -79,7 +114,7 @@ def measured_lines(label: str, row: dict) -> list[str]:
     return lines
 
 
-def render_table(rows: dict[str, dict]) -> str:
+def render_table(rows: dict[str, dict], seed_groups: dict[str, list[dict]] | None = None) -> str:
     lines = [
         "# Table 1: Parzen-window log-likelihood on MNIST test (nats)",
         "",
@@ -120,17 +155,27 @@ def render_table(rows: dict[str, dict]) -> str:
         "## Measured here",
         "",
     ]
-    if not rows:
+    if not rows and not seed_groups:
         lines.append("No run has been evaluated yet: run `make mnist`.")
         return "\n".join(lines) + "\n"
-    lines += [
-        "| model | log-likelihood | sigma | best epoch (chosen by) | epochs run / budget | conditional accuracy "
-        "| within-class diversity | Fréchet distance | training time | commit (last session) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    lines += [line for name, label in MEASURED if name in rows
-              for line in measured_lines(label, rows[name])]
-    lines.append("")
+    if rows:
+        lines += [
+            "| model | log-likelihood | sigma | best epoch (chosen by) | epochs run / budget | conditional accuracy "
+            "| within-class diversity | Fréchet distance | training time | commit (last session) |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [line for name, label in MEASURED if name in rows
+                  for line in measured_lines(label, rows[name])]
+        lines.append("")
+    if seed_groups:
+        lines += ["## Across seeds", "",
+                  "The same configuration trained with different seeds: mean ± standard deviation (ddof 1) "
+                  "of the seeds' test Parzen means, beside each seed's own number ± its standard error.", "",
+                  "| model | seeds | log-likelihood, mean ± sd across seeds | per seed | conditional accuracy (mean) "
+                  "| within-class diversity (mean) |", "|---|---|---|---|---|---|"]
+        lines += [line for name, label in MEASURED if name in seed_groups
+                  for line in seeds_lines(label, seed_groups[name])]
+        lines.append("")
     for name, label in MEASURED:
         if name in rows:
             lines.append(describe_run(label, rows[name]))
@@ -183,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = Path(args.results)
     rows = load_rows(results)
-    (results / "table1.md").write_text(render_table(rows))
+    (results / "table1.md").write_text(render_table(rows, load_seed_groups(results)))
     if rows:
         save_curves({name: row["history"] for name, row in rows.items()}, results / "curves.png", CURVE_PANELS)
     print(f"wrote {results / 'table1.md'}" + (f" and {results / 'curves.png'}" if rows else ""))
