@@ -105,7 +105,7 @@ def load_tagger(path: str | Path = DEFAULT_WEIGHTS) -> FlickrTagger:
     generator.load_state_dict(generator_state)
     scaling = FeatureScaling(meta["feature_scaling"],
                              *(tensors[k].double().numpy() if k in tensors else None
-                               for k in ("feature_mean", "feature_std")))
+                               for k in ("feature_mean", "feature_std")), length=cfg.data.vector_length)
     vocabulary = Vocabulary(tensors["vocabulary"].float().numpy(), meta["words"])
     return FlickrTagger(generator, cfg, scaling, vocabulary, meta["features"])
 
@@ -125,7 +125,7 @@ def export_tagger(context: Context, checkpoint: str | Path, out: str | Path, hal
                               "vectors, split); export it with the --config and --set values it was trained with")
     dtype = torch.float16 if half else torch.float32
     tensors = {f"generator.{k}": v.to(dtype) for k, v in state["generator"].items()}
-    scaling = FeatureScaling.fit(data.raw_features[data.train.rows], cfg.data.feature_scaling)
+    scaling = FeatureScaling.fit(data.raw_features[data.train.rows], cfg.data.feature_scaling, cfg.data.vector_length)
     for name in ("mean", "std"):
         if getattr(scaling, name) is not None:
             tensors[f"feature_{name}"] = torch.from_numpy(getattr(scaling, name))

@@ -126,8 +126,9 @@ def load_tag_data(dataset: MirFlickr, stored: StoredFeatures, vectors: KeyedVect
         "vocabulary": len(words), "word_dim": int(matrix.shape[1]),
         "feature_dim": int(raw.shape[1]), "backbone": stored.meta.get("backbone"),
     }
-    return TagData(train, valid, test, scale_features(raw, train.rows, settings.feature_scaling), raw,
-                   words, unit_rows(matrix) if settings.unit_word_vectors else matrix, stats)
+    scaling = FeatureScaling.fit(raw[train.rows], settings.feature_scaling, settings.vector_length)
+    word_vectors = (unit_rows(matrix) if settings.unit_word_vectors else matrix) * np.float32(settings.vector_length)
+    return TagData(train, valid, test, scaling.apply(raw), raw, words, word_vectors, stats)
 
 
 def _split(name: str, images: list[tuple[int, list[str]]], rows: dict[int, int], vocab: dict[str, int],
@@ -162,17 +163,22 @@ class FeatureScaling:
     how: str
     mean: np.ndarray | None = None  # float64, for 'center_l2' and 'standardize'
     std: np.ndarray | None = None  # float64, for 'standardize'
+    length: float = 1.0  # multiplies the result (data.vector_length)
 
     @classmethod
-    def fit(cls, train: np.ndarray, how: str) -> FeatureScaling:
+    def fit(cls, train: np.ndarray, how: str, length: float = 1.0) -> FeatureScaling:
         train = np.asarray(train, dtype=np.float64)
         if how == "center_l2":
-            return cls(how, train.mean(axis=0))
+            return cls(how, train.mean(axis=0), length=length)
         if how == "standardize":
-            return cls(how, train.mean(axis=0), train.std(axis=0))
-        return cls(how)
+            return cls(how, train.mean(axis=0), train.std(axis=0), length=length)
+        return cls(how, length=length)
 
     def apply(self, raw: np.ndarray) -> np.ndarray:
+        scaled = self._apply(raw)
+        return scaled if self.length == 1.0 else scaled * np.float32(self.length)
+
+    def _apply(self, raw: np.ndarray) -> np.ndarray:
         features = np.asarray(raw, dtype=np.float32)
         if self.how == "center_l2":
             return unit_rows(features - self.mean.astype(np.float32))

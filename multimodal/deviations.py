@@ -35,7 +35,9 @@ def deviations(context: Context) -> list[str]:
         f"Stopping point (paper: none given): the epoch with the best validation P@{cfg.eval.top}.",
         f"Inputs (paper silent): image features scaled '{cfg.data.feature_scaling}'; word vectors "
         f"{'centred on the vocabulary mean, ' if cfg.data.center_word_vectors else ''}"
-        f"{'scaled to unit length' if cfg.data.unit_word_vectors else 'as trained'} (targets and decoding alike).",
+        f"{'scaled to unit length' if cfg.data.unit_word_vectors else 'as trained'} (targets and decoding alike)"
+        + (f"; both then of length {cfg.data.vector_length:g} as the networks see them."
+           if cfg.data.vector_length != 1.0 else "."),
         f"Decoding (paper silent on ties): count ties go to the higher summed cosine, then alphabetical; "
         f"vocabulary: {'every word with a vector' if cfg.eval.vocabulary == 'all' else 'training tags only'}.",
     ]

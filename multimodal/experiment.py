@@ -48,12 +48,16 @@ class DataSettings:
     feature_scaling: Literal["standardize", "l2", "center_l2", "none"] = "center_l2"
     center_word_vectors: bool = True
     unit_word_vectors: bool = True
+    # Length of the image features and word vectors as the networks see them, after the scaling
+    # above (decoding is by cosine: unaffected). 1 = unit length; MNIST's inputs have length ~9.
+    vector_length: float = 1.0
 
     def check(self) -> None:
         require(self.train_max_image_id >= 1, "data.train_max_image_id must be >= 1")
         require(self.valid_images >= 1, "data.valid_images must be >= 1")
         require(self.max_train_pairs is None or self.max_train_pairs >= 1,
                 "data.max_train_pairs must be >= 1 or null")
+        require(self.vector_length > 0, "data.vector_length must be > 0")
 
 
 @dataclass

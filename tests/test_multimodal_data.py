@@ -143,3 +143,14 @@ def test_regressor_learns_to_point_at_the_target(tmp_path):
     losses = [r["g_loss"] for r in trainer.history]
     assert losses[-1] < 0.5 * losses[0] and trainer.updates == 60
     assert (tmp_path / "last.pt").is_file()
+
+
+def test_vector_length_scales_features_and_word_vectors_but_not_their_directions():
+    from multimodal.data import FeatureScaling
+
+    rng = np.random.default_rng(0)
+    raw = rng.random((6, 5)).astype(np.float32)
+    unit = FeatureScaling.fit(raw[:4], "center_l2").apply(raw)
+    long = FeatureScaling.fit(raw[:4], "center_l2", length=3.0).apply(raw)
+    np.testing.assert_allclose(np.linalg.norm(long, axis=1), 3.0, rtol=1e-5)
+    np.testing.assert_allclose(long / 3.0, unit, rtol=1e-5, atol=1e-7)
