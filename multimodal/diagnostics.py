@@ -35,7 +35,7 @@ from multimodal.metrics import tag_scores
 from multimodal.sampling import make_decoder
 from multimodal.tagging import TagDecoder, unit_rows
 
-NOISE_LEVELS = (0.0, 0.5, 1.0)  # norm of the added noise, relative to a unit word vector
+NOISE_LEVELS = (0.0, 1.0)  # norm of the added noise, relative to a unit word vector
 
 
 def image_word_rows(split: ImageSplit) -> list[np.ndarray]:
