@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import shlex
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -58,7 +59,7 @@ def command_line() -> str:
     if script is not None and script.suffix == ".py" and script.is_relative_to(REPO_ROOT):
         module = ".".join(script.relative_to(REPO_ROOT).with_suffix("").parts)
         args = ["-m", module.removesuffix(".__main__"), *args[1:]]
-    return " ".join(["python", *args])
+    return shlex.join(["python", *args])  # quoted where needed: --run 'a label=runs/x' stays one argument
 
 
 def provenance() -> dict:
