@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
 import shlex
+import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
