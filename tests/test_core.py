@@ -242,3 +242,12 @@ def test_committed_results_hold_no_machine_paths():
     offenders = [str(path.relative_to(root)) for path in (root / "results").rglob("*")
                  if path.suffix in (".json", ".md", ".csv") and machine_path.search(path.read_text())]
     assert not offenders, offenders
+
+
+def test_the_recorded_command_is_the_module_form_and_quotes_what_needs_it(monkeypatch):
+    from cgan.paths import REPO_ROOT
+    from cgan.provenance import command_line
+
+    monkeypatch.setattr("sys.argv", [str(REPO_ROOT / "multimodal" / "diagnostics.py"), "--run", "a label=runs/x",
+                                     "--set", "seed=3"])
+    assert command_line() == "python -m multimodal.diagnostics --run 'a label=runs/x' --set seed=3"
