@@ -125,7 +125,7 @@ def export_tagger(context: Context, checkpoint: str | Path, out: str | Path, hal
                               "vectors, split); export it with the --config and --set values it was trained with")
     dtype = torch.float16 if half else torch.float32
     tensors = {f"generator.{k}": v.to(dtype) for k, v in state["generator"].items()}
-    scaling = FeatureScaling.fit(data.raw_features[data.train.rows], cfg.data.feature_scaling, cfg.data.vector_length)
+    scaling = data.scaling
     for name in ("mean", "std"):
         if getattr(scaling, name) is not None:
             tensors[f"feature_{name}"] = torch.from_numpy(getattr(scaling, name))

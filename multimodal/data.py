@@ -58,6 +58,7 @@ class TagData:
     words: list[str]  # word-vector vocabulary
     word_vectors: np.ndarray  # (V, d) float32, unit rows if configured
     stats: dict
+    scaling: FeatureScaling | None = None  # how ``features`` came from ``raw_features`` (for new photos)
 
     @property
     def splits(self) -> dict[str, ImageSplit]:
@@ -128,7 +129,7 @@ def load_tag_data(dataset: MirFlickr, stored: StoredFeatures, vectors: KeyedVect
     }
     scaling = FeatureScaling.fit(raw[train.rows], settings.feature_scaling, settings.vector_length)
     word_vectors = (unit_rows(matrix) if settings.unit_word_vectors else matrix) * np.float32(settings.vector_length)
-    return TagData(train, valid, test, scaling.apply(raw), raw, words, word_vectors, stats)
+    return TagData(train, valid, test, scaling.apply(raw), raw, words, word_vectors, stats, scaling)
 
 
 def _split(name: str, images: list[tuple[int, list[str]]], rows: dict[int, int], vocab: dict[str, int],
@@ -187,8 +188,3 @@ class FeatureScaling:
         if self.how == "l2":
             return unit_rows(features)
         return features.copy()
-
-
-def scale_features(raw: np.ndarray, train_rows: np.ndarray, how: str) -> np.ndarray:
-    """The networks' input: ``raw`` scaled with the statistics of its ``train_rows`` (FeatureScaling)."""
-    return FeatureScaling.fit(np.asarray(raw)[train_rows], how).apply(raw)
