@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from cgan.checkpoint import load_checkpoint
 from cgan.config import to_dict
@@ -14,17 +17,51 @@ from cgan.files import write_json
 from cgan.layers import TowerNet
 from cgan.provenance import provenance
 from multimodal.baselines import frequent_tags, neighbour_tags
-from multimodal.data import TagData
+from multimodal.data import ImageSplit, TagData
+from multimodal.diagnostics import condition_gap, sample_cosine
 from multimodal.experiment import FlickrExperiment, build_networks
 from multimodal.metrics import tag_scores
-from multimodal.sampling import cgan_samplings, make_decoder, network_tags, regressor_samplings
+from multimodal.sampling import Sampling, cgan_samplings, iter_samples, make_decoder, regressor_samplings
+from multimodal.tagging import TagDecoder
 
 
 def load_generator(cfg: FlickrExperiment, data: TagData, run_dir: Path) -> tuple[TowerNet, dict]:
-    best = load_checkpoint(run_dir / "best.pt")
-    generator, _ = build_networks(cfg, data.features.shape[1])
-    generator.load_state_dict(best["generator"])
+    generator, _, best = load_networks(cfg, data, run_dir)
     return generator, best
+
+
+def load_networks(cfg: FlickrExperiment, data: TagData, run_dir: Path) -> tuple[TowerNet, TowerNet | None, dict]:
+    """(G, D or None for the regressor, the checkpoint) of a run's best epoch."""
+    best = load_checkpoint(run_dir / "best.pt")
+    generator, discriminator = build_networks(cfg, data.features.shape[1])
+    generator.load_state_dict(best["generator"])
+    if "discriminator" not in best:
+        return generator, None, best
+    discriminator.load_state_dict(best["discriminator"])
+    return generator, discriminator, best
+
+
+def tags_and_spread(net: TowerNet, data: TagData, split: ImageSplit, how: Sampling, seed: int,
+                    decoder: TagDecoder, batch_images: int, votes_of: Sequence[int] = ()
+                    ) -> tuple[list[list[str]], float | None, dict[int, list]]:
+    """Decoded tag lists of every image of ``split``; the mean pairwise cosine among one image's
+    samples (None for one sample per image; 1 means G ignores its noise); and for the images at
+    positions ``votes_of``, what the voting chose from (TagDecoder.votes) on those same samples."""
+    tags, cosine, votes, wanted = [], 0.0, {}, set(votes_of)
+    for batch in iter_samples(net, data.features[split.rows], how, seed, batch_images):
+        first = len(tags)
+        tags.extend(decoder.words(decoder.decode(batch)))
+        cosine += sample_cosine(batch) * len(batch)
+        here = sorted(p - first for p in wanted if first <= p < len(tags))
+        if here:
+            votes.update({first + p: v for p, v in zip(here, decoder.votes(batch[here]))})
+    return tags, (cosine / len(split) if how.count > 1 else None), votes
+
+
+def table2_positions(cfg: FlickrExperiment, test_images: int) -> np.ndarray:
+    """Paper Table 2's test images: a fixed random choice (positions in the test split)."""
+    rng = np.random.default_rng(cfg.eval.seed)
+    return np.sort(rng.choice(test_images, min(cfg.eval.table_images, test_images), replace=False))
 
 
 def decode_all(cfg: FlickrExperiment, data: TagData, runs: dict[str, Path]) -> dict:
@@ -33,6 +70,8 @@ def decode_all(cfg: FlickrExperiment, data: TagData, runs: dict[str, Path]) -> d
     top, test, vocab = cfg.eval.top, data.test, decoder.vocabulary
     methods: dict[str, list[list[str]]] = {}
     seconds: dict[str, float] = {}
+    diagnostics: dict[str, dict[str, float]] = {}  # collapse diagnostics on the test images, per method
+    votes: dict[str, list] = {}  # the headline CGAN's vote counts for the Table 2 images, by image number
 
     def timed(name: str, make) -> None:
         started = time.perf_counter()
@@ -46,13 +85,23 @@ def decode_all(cfg: FlickrExperiment, data: TagData, runs: dict[str, Path]) -> d
     best_k = max(ks, key=lambda k: (valid[k][f"precision@{top}"], -k))  # ours: k chosen on validation
     timed("knn", lambda: decoder.words(neighbour_tags(data, test, vocab, [best_k], top)[best_k]))
     for model, samplings in (("regressor", regressor_samplings(cfg)), ("cgan", cgan_samplings(cfg))):
-        if model in runs:
-            net, _ = load_generator(cfg, data, runs[model])
-            for mode, how in samplings.items():
-                timed(model if model == "regressor" else f"cgan/{mode}",
-                      lambda how=how, net=net: network_tags(net, data, test, how, cfg.eval.seed + 1,
-                                                            decoder, cfg.eval.batch_images))
+        if model not in runs:
+            continue
+        net, discriminator, _ = load_networks(cfg, data, runs[model])
+        gap = condition_gap(discriminator, data, test, cfg.eval.seed) if discriminator is not None else {}
+        for mode, how in samplings.items():
+            name = model if model == "regressor" else f"cgan/{mode}"
+            started = time.perf_counter()
+            headline = name == f"cgan/{next(iter(samplings))}"
+            methods[name], cosine, spread = tags_and_spread(
+                net, data, test, how, cfg.eval.seed + 1, decoder, cfg.eval.batch_images,
+                table2_positions(cfg, len(test)).tolist() if headline else ())
+            if headline:
+                votes = {str(data.test.numbers[p]): v for p, v in spread.items()}
+            seconds[name] = round(time.perf_counter() - started, 3)
+            diagnostics[name] = {**gap, **({} if cosine is None else {"sample_cosine": cosine})}
     return {"test_numbers": test.numbers.tolist(), "methods": methods, "seconds": seconds,
+            "diagnostics": diagnostics, "votes": votes,
             "knn": {"k": best_k, "valid": {str(k): v for k, v in valid.items()}},
             "decoding_vocabulary": len(vocab), "provenance": provenance()}
 

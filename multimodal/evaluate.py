@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.config import to_dict
 from cgan.errors import UserFacingError
@@ -18,7 +16,7 @@ from cgan.provenance import provenance
 from cgan.training import training_summary
 from multimodal.context import Context, prepare
 from multimodal.data import TagData
-from multimodal.decoding import decoded_tags
+from multimodal.decoding import decoded_tags, table2_positions
 from multimodal.deviations import deviations
 from multimodal.experiment import RESULT_KEYS, FlickrExperiment, load_experiment
 from multimodal.metrics import tag_scores
@@ -28,12 +26,12 @@ from multimodal.sampling import cgan_samplings
 
 def table2_examples(cfg: FlickrExperiment, data: TagData, decoded: dict, dataset_images: Path) -> list[dict]:
     """Paper Table 2: for a fixed random choice of test images, the real and generated tags."""
-    rng = np.random.default_rng(cfg.eval.seed)
-    count = min(cfg.eval.table_images, len(data.test))
-    chosen = np.sort(rng.choice(len(data.test), count, replace=False))
+    votes = decoded.get("votes", {})  # caches written before votes were kept have none
     return [{"image": int(data.test.numbers[i]), "path": portable(dataset_images / f"im{data.test.numbers[i]}.jpg"),
              "truth": data.test.tags[i],
-             "generated": {name: tags[i] for name, tags in decoded["methods"].items()}} for i in chosen]
+             "generated": {name: tags[i] for name, tags in decoded["methods"].items()},
+             **({"votes": votes[str(data.test.numbers[i])]} if str(data.test.numbers[i]) in votes else {})}
+            for i in table2_positions(cfg, len(data.test))]
 
 
 def method_scores(cfg: FlickrExperiment, data: TagData, decoded: dict) -> dict[str, dict]:
@@ -51,7 +49,8 @@ def evaluate_and_write(context: Context, runs: dict[str, Path], fresh: bool = Fa
         "deviations": deviations(context),
         "scores": method_scores(cfg, data, decoded),
         "headline_sampling": next(iter(cgan_samplings(cfg))),
-        "knn": decoded["knn"], "decoding_seconds": decoded["seconds"], "decoded_cached": decoded["cached"],
+        "knn": decoded["knn"], "decoding_seconds": decoded["seconds"],
+        "diagnostics": decoded.get("diagnostics", {}), "decoded_cached": decoded["cached"],
         "decoding_vocabulary": decoded["decoding_vocabulary"], "decoded_key": decoded["key"],
         "data": data.stats, "inputs": context.inputs, "stages": context.stages,
         "table2": table2_examples(cfg, data, decoded, context.images_dir),

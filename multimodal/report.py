@@ -80,13 +80,22 @@ def render_metrics(record: dict) -> str:
               f"P@{top} = hits / {top}; R@{top} = hits / number of true tags; both averaged over images. "
               f"'R@{top}, tags with a vector' counts only true tags that the word model knows (what "
               f"decoding into its vocabulary could find); '≥1 hit' is the share of images with at least "
-              "one correct tag; 'distinct' is how many different words a method used over all images.", "",
-              f"| method | P@{top} | R@{top} | R@{top}, tags with a vector | ≥1 hit | distinct |",
-              "|---|---|---|---|---|---|"]
+              "one correct tag; 'distinct' is how many different words a method used over all images. "
+              "Collapse diagnostics on the test images: 'sample cosine' is the mean pairwise cosine among "
+              "one image's samples (1 = G ignores its noise); 'D own / other image' is D's mean output on "
+              "test tags with their own image and with another one (equal = D ignores the image). "
+              "'—': not applicable, or evaluated before it was measured.", "",
+              f"| method | P@{top} | R@{top} | R@{top}, tags with a vector | ≥1 hit | distinct | sample cosine "
+              "| D own / other image |",
+              "|---|---|---|---|---|---|---|---|"]
+    diagnostics = record.get("diagnostics", {})
     for name, s in record["scores"].items():
+        d = diagnostics.get(name, {})
+        cosine = f"{d['sample_cosine']:.3f}" if "sample_cosine" in d else "—"
+        gap = f"{d['d_matched']:.3f} / {d['d_mismatched']:.3f}" if "d_matched" in d else "—"
         lines.append(f"| {method_label(name, record)} | {s[f'precision@{top}']:.4f} | {s[f'recall@{top}']:.4f} | "
                      f"{s[f'recall@{top}_in_vocabulary']:.4f} | {s[f'any_hit@{top}']:.3f} | "
-                     f"{s['distinct_words']:,} |")
+                     f"{s['distinct_words']:,} | {cosine} | {gap} |")
     lines += ["", "## Data", "", "| split | images | (image, tag) pairs | tags | tags without a vector |",
               "|---|---|---|---|---|"]
     oov = record["data"]["out_of_vocabulary"]
@@ -164,6 +173,42 @@ def save_table2_figure(record: dict, path: Path, columns: int = 2) -> None:
     plt.close(fig)
 
 
+def save_votes_figure(record: dict, path: Path, images: int = 6) -> bool:
+    """For a few Table 2 images, what the voting chose from: how many of the samples had each word
+    among their nearest words (the headline CGAN's), the decoded tags above the dashed line, real
+    tags in green. One tall bar = the samples agree (G ignores its noise, or the image is clear);
+    a flat spread = the samples disagree. False (nothing written) when the record has no votes."""
+    rows = [row for row in record["table2"] if row.get("votes")][:images]
+    if not rows:
+        return False
+    top, samples = record["config"]["eval"]["top"], record["config"]["eval"]["samples"]
+    fig, axes = plt.subplots(len(rows), 2, figsize=(9, 2.6 * len(rows)), squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 2.4]})
+    for (image_ax, bar_ax), row in zip(axes, rows):
+        image_ax.set_axis_off()
+        if resolve(row["path"]).is_file():
+            with Image.open(resolve(row["path"])) as image:
+                image_ax.imshow(image.convert("RGB"))
+        image_ax.set_title(f"im{row['image']}: " + "\n".join(textwrap.wrap(", ".join(row["truth"]), 40)[:3]),
+                           fontsize=7)
+        words, counts = zip(*row["votes"])
+        colors = ["tab:green" if word in row["truth"] else "tab:gray" for word in words]
+        bar_ax.barh(range(len(words)), counts, color=colors)
+        bar_ax.set_yticks(range(len(words)), words, fontsize=7)
+        bar_ax.invert_yaxis()
+        bar_ax.axhline(min(top, len(words)) - 0.5, color="k", linestyle="--", linewidth=0.8)
+        bar_ax.set_xlim(0, samples)
+        bar_ax.set_xlabel(f"samples (of {samples}) with the word among their "
+                          f"{record['config']['eval']['nearest']} nearest", fontsize=7)
+    fig.suptitle(f"What the voting chose from (conditional adversarial net, "
+                 f"{SAMPLING_LABELS[record['headline_sampling']]}); green: a real tag; above the line: "
+                 f"the {top} decoded tags", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
+
+
 CURVE_PANELS = [(("d_loss",), "discriminator loss (CGAN)"),
                 (("g_loss",), "generator loss (regressor: 1 - cosine)"),
                 (("d_real", "d_fake"), "mean D(x) and D(G(z)) during training (CGAN)"),
@@ -187,7 +232,8 @@ def write_reports(results: Path) -> list[Path]:
         written.append(results / name)
     save_table2_figure(record, results / "table2.png")
     save_training_curves(record, results / "curves.png")
-    return [*written, results / "table2.png", results / "curves.png"]
+    votes = [results / "votes.png"] if save_votes_figure(record, results / "votes.png") else []
+    return [*written, results / "table2.png", results / "curves.png", *votes]
 
 
 def main(argv: list[str] | None = None) -> int:

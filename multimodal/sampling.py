@@ -18,7 +18,7 @@ import torch
 from cgan.layers import TowerNet
 from cgan.noise import sample_noise
 from cgan.sampling import sampling_modes, sampling_state
-from multimodal.data import ImageSplit, TagData
+from multimodal.data import TagData
 from multimodal.experiment import FlickrExperiment
 from multimodal.tagging import TagDecoder, Vocabulary
 
@@ -75,11 +75,3 @@ def iter_samples(net: TowerNet, features: np.ndarray | torch.Tensor, how: Sampli
                 z = sample_noise(how.noise, rows, how.noise_dim, rng)
             vectors = net.sample(z.to(device), condition, encoded)
             yield vectors.view(-1, how.count, vectors.shape[-1]).cpu()
-
-
-def network_tags(net: TowerNet, data: TagData, split: ImageSplit, how: Sampling, seed: int,
-                 decoder: TagDecoder, batch_images: int) -> list[list[str]]:
-    """Decoded tag lists of every image of ``split``."""
-    features = data.features[split.rows]
-    return [tags for batch in iter_samples(net, features, how, seed, batch_images)
-            for tags in decoder.words(decoder.decode(batch))]

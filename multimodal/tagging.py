@@ -110,6 +110,23 @@ class TagDecoder:
             out.extend(rank_votes(i, v, self.top) for i, v in zip(indices, values))
         return out
 
+    @torch.no_grad()
+    def votes(self, samples: np.ndarray | torch.Tensor, count: int = 20) -> list[list[tuple[str, int]]]:
+        """What the voting chose from: per image of (images, n, d) samples, the ``count`` words
+        chosen most often among the samples' ``nearest`` words, with their counts, in the order
+        of ``decode`` (its first ``top`` words are the decoded tags)."""
+        samples = torch.as_tensor(samples, dtype=torch.float32)
+        rows = torch.nn.functional.normalize(samples.reshape(-1, samples.shape[2]).to(self.device), dim=1)
+        indices, values = nearest_words(rows @ self.unit_t, self.nearest)
+        indices = indices.view(len(samples), -1).cpu().numpy()
+        values = values.view(len(samples), -1).cpu().numpy()
+        out = []
+        for chosen, scores in zip(indices, values):
+            ranked = rank_votes(chosen, scores, count)
+            counts = {int(i): int(c) for i, c in zip(*np.unique(chosen, return_counts=True))}
+            out.append([(self.vocabulary.words[i], counts[int(i)]) for i in ranked])
+        return out
+
     def words(self, decoded: list[np.ndarray]) -> list[list[str]]:
         return [[self.vocabulary.words[i] for i in row] for row in decoded]
 

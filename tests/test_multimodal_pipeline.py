@@ -14,8 +14,9 @@ from cgan.errors import ConfigError, UserFacingError
 from multimodal import evaluate, export, pipeline, report, tag, train
 from multimodal.api import load_tagger
 from multimodal.context import prepare
+from multimodal.decoding import tags_and_spread
 from multimodal.experiment import build_networks, load_experiment
-from multimodal.sampling import cgan_samplings, make_decoder, network_tags
+from multimodal.sampling import cgan_samplings, make_decoder
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -93,6 +94,16 @@ def test_pipeline_writes_scores_table2_and_figure(smoke_run):
     assert {"valid_d_matched", "valid_d_mismatched", "valid_distinct_words", "valid_sample_cosine",
             "valid_sample_cosine_dropout"} <= set(cgan_epoch)
     assert 0 < cgan_epoch["valid_d_matched"] < 1 and -1 <= cgan_epoch["valid_sample_cosine"] <= 1
+    test_diagnostics = record["diagnostics"]  # the same diagnostics on the test images, per method
+    for mode in ("cgan/dropout", "cgan/deterministic"):
+        assert -1 <= test_diagnostics[mode]["sample_cosine"] <= 1 and 0 < test_diagnostics[mode]["d_matched"] < 1
+    assert set(test_diagnostics["regressor"]) == set()  # one vector per image and no D: nothing to measure
+    assert "| sample cosine | D own / other image |" in (results / "metrics.md").read_text()
+    for row in record["table2"]:  # what the voting chose from, on the samples that were decoded
+        words = [word for word, _ in row["votes"]]
+        assert words[:10] == row["generated"]["cgan/dropout"]
+        assert all(0 < count <= 100 for _, count in row["votes"])
+    assert (results / "votes.png").stat().st_size > 0
     regressor_epoch = record["training"]["regressor"]["history"][0]
     assert "g_loss" in regressor_epoch and "d_loss" not in regressor_epoch  # no discriminator, no D numbers
     assert record["evaluation"]["commit"] and record["deviations"]
@@ -140,8 +151,8 @@ def test_an_exported_generator_tags_photos_as_the_evaluation_does(smoke_run, cap
     generator, _ = build_networks(cfg, data.features.shape[1])
     generator.load_state_dict(load_checkpoint(context.run_dir("cgan") / "best.pt")["generator"])
     how = next(iter(cgan_samplings(cfg).values()))
-    expected = network_tags(generator, data, data.test, how, cfg.eval.seed, make_decoder(cfg, data),
-                            cfg.eval.batch_images)
+    expected, _, _ = tags_and_spread(generator, data, data.test, how, cfg.eval.seed, make_decoder(cfg, data),
+                                     cfg.eval.batch_images)
     tagger = load_tagger(weights)
     assert tagger.tags_from_features(data.raw_features[data.test.rows]) == expected
     assert all(len(tags) == cfg.eval.top for tags in expected)

@@ -119,3 +119,12 @@ def test_decoding_into_the_training_tags_skips_words_no_training_image_has():
     tags_only = make_decoder(settings, data)
     assert len(tags_only.vocabulary) == 2
     assert tags_only.words(tags_only.decode(samples)) == [["east", "north"]]  # one vote each, equal cosines: alphabetical
+
+
+def test_votes_count_each_word_over_the_samples_nearest_words_in_the_decoding_order():
+    vectors = np.array([[1, 0], [0.9, 0.1], [0, 1], [-1, 0]], dtype=np.float32)
+    decoder = TagDecoder(Vocabulary(vectors, ["a", "b", "c", "d"]), nearest=2, top=2)
+    samples = np.array([[[1, 0], [1, 0.05], [0.1, 1]]], dtype=np.float32)  # two near a/b, one near c/b
+    votes = decoder.votes(samples, count=4)[0]
+    assert votes == [("b", 3), ("a", 2), ("c", 1)]  # "d" is never among the 2 nearest
+    assert [word for word, _ in votes[:2]] == decoder.words(decoder.decode(samples))[0]
