@@ -11,10 +11,11 @@ from PIL import Image
 
 from cgan.checkpoint import load_checkpoint
 from cgan.errors import ConfigError, UserFacingError
-from multimodal import evaluate, export, pipeline, report, tag, train
+from multimodal import evaluate, export, pipeline, report, tag, train, wordvec_study
 from multimodal.api import load_tagger
 from multimodal.context import prepare
 from multimodal.decoding import tags_and_spread
+from multimodal.diagnostics import decoding_ceiling
 from multimodal.experiment import build_networks, load_experiment
 from multimodal.sampling import cgan_samplings, make_decoder
 
@@ -194,3 +195,26 @@ def test_configs_load_and_bad_values_are_rejected():
         load_experiment(SMOKE, ["eval.sampels=3"])
     with pytest.raises(ConfigError, match="feature_scaling"):
         load_experiment(SMOKE, ["data.feature_scaling=zscore"])
+
+
+def test_wordvec_study_measures_each_variants_decoding_ceiling_on_validation(smoke_run, tmp_path):
+    root, args = smoke_run
+    variants = tmp_path / "variants.yaml"
+    variants.write_text('variants:\n  "as configured": []\n  "one epoch": ["word2vec.epochs=1"]\n')
+    assert wordvec_study.main([*args, "--variants", str(variants)]) == 0
+    record = json.loads((root / "results" / "wordvec_study.json").read_text())
+    assert list(record["variants"]) == ["as configured", "one epoch"] and record["best"] in record["variants"]
+    for row in record["variants"].values():
+        for split in ("valid", "test"):
+            assert set(row["ceiling"][split]) == {"0", "1"}  # noise levels
+            assert 0 <= row["ceiling"][split]["0"]["precision@10"] <= 1
+    # The configured variant's vectors are the pipeline's own (same settings): same ceiling as diagnostics.
+    cfg = load_experiment(SMOKE, [f"run_dir={root / 'runs'}", f"results_dir={root / 'results'}"])
+    data = prepare(cfg, str(root / "data"), str(root / "cache"), run_stages=False).data
+    expected = decoding_ceiling(data, data.valid, make_decoder(cfg, data), cfg.eval.samples, cfg.eval.top,
+                                seed=cfg.eval.seed)
+    assert record["variants"]["as configured"]["ceiling"]["valid"] == expected
+    assert "| **" in (root / "results" / "wordvec_study.md").read_text()
+    variants.write_text('variants:\n  "bad": ["word2vec.windw=5"]\n')
+    with pytest.raises(ConfigError, match="variant 'bad'"):
+        wordvec_study.main([*args, "--variants", str(variants)])
