@@ -82,16 +82,19 @@ def render(record: dict) -> str:
              "as the experiment's config.",
              "- Ceiling: each image's own tag vectors (cycled to the sample count; noise 1 adds Gaussian "
              "noise of a unit vector's norm) decoded by the voting: what a perfect generator of tag vectors "
-             "would score. Chosen on validation; the test column is for information only.", "",
+             "would score; 'tags' mean': one vector per image, the direction of its tags' mean (the best a "
+             "generator that ignores z can aim at). Chosen on validation; the test column is for "
+             "information only.", "",
              f"| variant | overrides | vocabulary | training tags without a vector | valid P@{top} | "
-             f"valid P@{top}, noise 1 | valid R@{top} | test P@{top} |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"valid P@{top}, noise 1 | valid P@{top}, tags' mean | valid R@{top} | test P@{top} |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for label, row in record["variants"].items():
         valid, test = row["ceiling"]["valid"], row["ceiling"]["test"]
         name = f"**{label}**" if label == best else label
         lines.append(f"| {name} | {', '.join(f'`{o}`' for o in row['overrides']) or '(the config)'} | "
                      f"{row['vocabulary']:,} | {row['training_tags_without_vector']:,} | "
                      f"{valid['0'][f'precision@{top}']:.3f} | {valid['1'][f'precision@{top}']:.3f} | "
+                     f"{valid['mean'][f'precision@{top}']:.3f} | "
                      f"{valid['0'][f'recall@{top}']:.3f} | {test['0'][f'precision@{top}']:.3f} |")
     lines += ["", f"Bold: the best variant by validation P@{top} (noiseless ceiling)."]
     return "\n".join(lines) + "\n"

@@ -32,6 +32,21 @@ def test_the_ceiling_of_exact_tag_vectors_finds_every_tag_that_has_a_vector():
     assert scores["precision@10"] == pytest.approx((2 + 1 + 1) / 30)
 
 
+def test_the_mean_ceiling_decodes_one_vector_per_image_the_direction_of_its_tags_mean():
+    # "pet" lies exactly between "cat" and "dog": an image tagged cat + dog has its tags' mean on
+    # "pet", which the nearest word then is, while its samples (the tags themselves) find both tags.
+    vectors = np.array([[1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 1]], dtype=np.float32)
+    words = ["cat", "dog", "pet", "sea"]
+    split = ImageSplit("test", np.array([1, 2]), np.array([0, 1]), tags=[["cat", "dog"], ["sea"]],
+                       pair_image=np.array([0, 0, 1]), pair_word=np.array([0, 1, 3]))
+    data = TagData(split, split, split, np.eye(2, dtype=np.float32), np.eye(2, dtype=np.float32), words, vectors, {})
+    decoder = TagDecoder(Vocabulary(vectors, words), nearest=1, top=2)
+    scores = decoding_ceiling(data, split, decoder, count=2, top=2, noise_levels=(0.0,))
+    assert scores["0"]["recall@2"] == pytest.approx(1.0)  # both tags of image 1, the tag of image 2
+    assert scores["mean"]["recall@2"] == pytest.approx(0.5)  # image 1 gets "pet" only
+    assert decoding_ceiling(data, split, decoder, 2, 2, noise_levels=(0.0,), mean=False).keys() == {"0"}
+
+
 def test_ceiling_samples_cycle_the_own_tags_and_noise_has_the_asked_norm():
     vectors = np.eye(5, dtype=np.float32)
     samples = ceiling_samples(vectors, [np.array([0, 1]), np.array([], dtype=np.int64)], 4, 0.0,

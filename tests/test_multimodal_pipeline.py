@@ -206,7 +206,7 @@ def test_wordvec_study_measures_each_variants_decoding_ceiling_on_validation(smo
     assert list(record["variants"]) == ["as configured", "one epoch"] and record["best"] in record["variants"]
     for row in record["variants"].values():
         for split in ("valid", "test"):
-            assert set(row["ceiling"][split]) == {"0", "1"}  # noise levels
+            assert set(row["ceiling"][split]) == {"0", "1", "mean"}  # noise levels, one mean vector
             assert 0 <= row["ceiling"][split]["0"]["precision@10"] <= 1
     # The configured variant's vectors are the pipeline's own (same settings): same ceiling as diagnostics.
     cfg = load_experiment(SMOKE, [f"run_dir={root / 'runs'}", f"results_dir={root / 'results'}"])
