@@ -7,7 +7,8 @@ own tag vectors decoded by the paper's voting (multimodal.diagnostics). The choi
 validation images only; the test images' tags never reach the word model (its corpus is the
 training split) nor the choice, and their ceiling is shown for information.
 
-Run: python -m multimodal.wordvec_study --set encoders.backbone=efficientnet-lite0
+Run: python -m multimodal.wordvec_study --set encoders.backbone=efficientnet-lite0 [--variants FILE]
+Writes <results>/wordvec_study/<variants file name>.md and .json.
 """
 
 from __future__ import annotations
@@ -125,9 +126,11 @@ def main(argv: list[str] | None = None) -> int:
               "nearest": cfg.eval.nearest, "variants_file": portable(variants_file),
               "wordvecs_config": cfg.encoders.wordvecs_config, "base_wordvecs_set": cfg.encoders.wordvecs_set,
               "provenance": {**provenance(), "wall_seconds": round(time.perf_counter() - started, 1)}}
-    write_json(record, cfg.results / "wordvec_study.json")
-    (cfg.results / "wordvec_study.md").write_text(render(record))
-    print(f"wrote {cfg.results / 'wordvec_study.md'}")
+    out = cfg.results / "wordvec_study" / variants_file.stem  # one report per variants file
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_json(record, out.with_suffix(".json"))
+    out.with_suffix(".md").write_text(render(record))
+    print(f"wrote {out.with_suffix('.md')}")
     return 0
 
 

@@ -202,7 +202,7 @@ def test_wordvec_study_measures_each_variants_decoding_ceiling_on_validation(smo
     variants = tmp_path / "variants.yaml"
     variants.write_text('variants:\n  "as configured": []\n  "one epoch": ["word2vec.epochs=1"]\n')
     assert wordvec_study.main([*args, "--variants", str(variants)]) == 0
-    record = json.loads((root / "results" / "wordvec_study.json").read_text())
+    record = json.loads((root / "results" / "wordvec_study" / "variants.json").read_text())
     assert list(record["variants"]) == ["as configured", "one epoch"] and record["best"] in record["variants"]
     for row in record["variants"].values():
         for split in ("valid", "test"):
@@ -214,7 +214,7 @@ def test_wordvec_study_measures_each_variants_decoding_ceiling_on_validation(smo
     expected = decoding_ceiling(data, data.valid, make_decoder(cfg, data), cfg.eval.samples, cfg.eval.top,
                                 seed=cfg.eval.seed)
     assert record["variants"]["as configured"]["ceiling"]["valid"] == expected
-    assert "| **" in (root / "results" / "wordvec_study.md").read_text()
+    assert "| **" in (root / "results" / "wordvec_study" / "variants.md").read_text()
     variants.write_text('variants:\n  "bad": ["word2vec.windw=5"]\n')
     with pytest.raises(ConfigError, match="variant 'bad'"):
         wordvec_study.main([*args, "--variants", str(variants)])
