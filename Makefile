@@ -24,7 +24,7 @@ help:
 	@echo "make table1-from-weights  re-evaluate Table 1 from the shipped generators in weights/ (minutes, no training)"
 	@echo "make flickr-features  CNN features of MIR Flickr -> .cache/flickr/features/<backbone> (resumable); BACKBONE=efficientnet-lite0 works offline"
 	@echo "make flickr-wordvecs  skip-gram word vectors -> .cache/flickr/wordvecs, report results/flickr/flickr_wordvecs.md"
-	@echo "make flickr-tags  Flickr: features, word vectors, CGAN + baselines -> results/flickr (Table 2, metrics); BACKBONE=efficientnet-lite0 works offline"
+	@echo "make flickr-tags  Flickr: features, word vectors, CGAN + baselines -> results/flickr (Table 2, metrics); BACKBONE=efficientnet-lite0 works offline; SEEDS='1 2' adds CGAN seeds (stacked)"
 	@echo "make flickr-report rebuild results/flickr markdown and figures from their JSON"
 	@echo "make sweep CONFIG=experiments/mnist_cgan.yaml SPACE=experiments/sweeps/....yaml [ARGS='--trials 8 --epochs 20']"
 	@echo "                  hyper-parameter sweep on Optuna -> results/<experiment>/sweeps/<study> (python -m cgan.sweep --help)"
@@ -73,7 +73,7 @@ flickr-wordvecs:
 	$(PY) -m features.skipgram
 
 flickr-tags:
-	$(PY) -m multimodal.pipeline --config experiments/flickr_cgan.yaml $(if $(BACKBONE),--set encoders.backbone=$(BACKBONE))
+	$(PY) -m multimodal.pipeline --config experiments/flickr_cgan.yaml $(if $(BACKBONE),--set encoders.backbone=$(BACKBONE)) $(if $(SEEDS),--seeds $(SEEDS))
 
 flickr-smoke:
 	$(PY) -m pytest -q tests/test_multimodal_pipeline.py

@@ -84,13 +84,12 @@ def decode_all(cfg: FlickrExperiment, data: TagData, runs: dict[str, Path]) -> d
              for k, rows in neighbour_tags(data, data.valid, vocab, ks, top).items()}
     best_k = max(ks, key=lambda k: (valid[k][f"precision@{top}"], -k))  # ours: k chosen on validation
     timed("knn", lambda: decoder.words(neighbour_tags(data, test, vocab, [best_k], top)[best_k]))
-    for model, samplings in (("regressor", regressor_samplings(cfg)), ("cgan", cgan_samplings(cfg))):
-        if model not in runs:
-            continue
-        net, discriminator, _ = load_networks(cfg, data, runs[model])
+    for run in sorted(runs, key=lambda run: run != "regressor"):  # regressor, cgan, cgan-seed<S> ...
+        samplings = regressor_samplings(cfg) if run == "regressor" else cgan_samplings(cfg)
+        net, discriminator, _ = load_networks(cfg, data, runs[run])
         gap = condition_gap(discriminator, data, test, cfg.eval.seed) if discriminator is not None else {}
         for mode, how in samplings.items():
-            name = model if model == "regressor" else f"cgan/{mode}"
+            name = run if run == "regressor" else f"{run}/{mode}"
             started = time.perf_counter()
             headline = name == f"cgan/{next(iter(samplings))}"
             methods[name], cosine, spread = tags_and_spread(

@@ -22,6 +22,7 @@ from multimodal.experiment import RESULT_KEYS, FlickrExperiment, load_experiment
 from multimodal.metrics import tag_scores
 from multimodal.report import write_reports
 from multimodal.sampling import cgan_samplings
+from multimodal.train import add_seeds_argument, cgan_seed_runs
 
 
 def table2_examples(cfg: FlickrExperiment, data: TagData, decoded: dict, dataset_images: Path) -> list[dict]:
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Score the trained CGAN and the baselines on the test images, write "
                     "<results>/metrics.json and rebuild the report from it.")
     parser.add_argument("--fresh", action="store_true", help="decode again even if a cached result matches")
+    add_seeds_argument(parser)
     args = parser.parse_args(argv)
     cfg = load_experiment(args.config, args.overrides)
     cfg.route_tryout_results(args.overrides, args.write_results, RESULT_KEYS)
@@ -76,6 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     if "cgan" not in runs:
         raise UserFacingError(f"no CGAN checkpoint for these settings and inputs: train first with "
                               f"python -m multimodal.train --config {args.config}")
+    seeds = cgan_seed_runs(context, args.seeds)
+    missing = [name for name, run_dir in seeds.items() if not (run_dir / "best.pt").exists()]
+    if missing:
+        raise UserFacingError(f"no checkpoint for {', '.join(missing)}: train first with python -m "
+                              f"multimodal.train --config {args.config} --seeds {' '.join(map(str, args.seeds))}")
+    runs.update(seeds)
     evaluate_and_write(context, runs, fresh=args.fresh)
     write_reports(cfg.results)
     return 0

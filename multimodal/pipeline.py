@@ -22,7 +22,7 @@ from multimodal.context import prepare
 from multimodal.evaluate import evaluate_and_write
 from multimodal.experiment import RESULT_KEYS, load_experiment
 from multimodal.report import write_reports
-from multimodal.train import train_model
+from multimodal.train import add_seeds_argument, train_models
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="progress bars (default: when stderr is a terminal)")
     parser.add_argument("--redecode", action="store_true",
                         help="decode the test images again even if a cached result matches")
+    add_seeds_argument(parser)
     args = parser.parse_args(argv)
     started = time.perf_counter()
     cfg = load_experiment(args.config, args.overrides)
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     set_threads(threads)
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     context = prepare(cfg, args.data_root, args.cache_dir, run_stages=True, threads=threads, progress=progress)
-    runs = {model: train_model(context, model, progress=progress) for model in context.run_dirs()}
+    runs = train_models(context, "all", args.seeds, progress=progress)
     record = evaluate_and_write(context, runs, fresh=args.redecode)
     written = write_reports(cfg.results)
     top = cfg.eval.top

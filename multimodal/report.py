@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -34,9 +35,42 @@ def method_label(name: str, record: dict) -> str:
         return f"(b) nearest-neighbour tag transfer, k = {record['knn']['k']} (chosen on validation)"
     if name == "regressor":
         return f"(c) regressor: G's network without noise, {cfg['regressor']['loss']} loss"
-    mode = name.split("/", 1)[1]
+    run, mode = name.split("/", 1)
     first = " — stopping-point mode" if mode == record["headline_sampling"] else ""
-    return f"(d) conditional adversarial net, {SAMPLING_LABELS[mode]}{first}"
+    seed = f", seed {run.removeprefix('cgan-seed')}" if run != "cgan" else ""
+    return f"(d) conditional adversarial net{seed}, {SAMPLING_LABELS[mode]}{first}"
+
+
+def is_other_seed(name: str) -> bool:
+    """A CGAN trained with another seed than the config's (python -m multimodal.train --seeds)."""
+    return name.startswith("cgan-seed")
+
+
+def seeds_section(record: dict) -> list[str]:
+    """Per sampling mode: P@top and R@top of the config's seed and the other seeds, their mean and
+    standard deviation (ddof 1); empty when only the config's seed was evaluated."""
+    top, scores = record["config"]["eval"]["top"], record["scores"]
+    others = sorted({name.split("/")[0] for name in scores if is_other_seed(name)},
+                    key=lambda run: int(run.removeprefix("cgan-seed")))
+    if not others:
+        return []
+    lines = ["", "## Across seeds", "",
+             "The CGAN trained with other seeds, everything else equal (`--seeds`): mean ± standard "
+             "deviation (ddof 1) over the seeds, and each seed's own numbers.", "",
+             f"| sampling | seeds | P@{top}, mean ± sd | R@{top}, mean ± sd | per seed: P@{top} (distinct words) |",
+             "|---|---|---|---|---|"]
+    seeds = [record["config"]["seed"], *(int(run.removeprefix("cgan-seed")) for run in others)]
+    for mode in SAMPLING_LABELS:
+        rows = [scores.get(f"{run}/{mode}") for run in ["cgan", *others]]
+        if any(row is None for row in rows):
+            continue
+        precision = np.array([row[f"precision@{top}"] for row in rows])
+        recall = np.array([row[f"recall@{top}"] for row in rows])
+        per_seed = "; ".join(f"{seed}: {row[f'precision@{top}']:.4f} ({row['distinct_words']:,})"
+                             for seed, row in zip(seeds, rows))
+        lines.append(f"| {SAMPLING_LABELS[mode]} | {len(rows)} | {precision.mean():.4f} ± {precision.std(ddof=1):.4f} | "
+                     f"{recall.mean():.4f} ± {recall.std(ddof=1):.4f} | {per_seed} |")
+    return lines
 
 
 def epoch_budget(model: str, record: dict) -> int:
@@ -90,12 +124,15 @@ def render_metrics(record: dict) -> str:
               "|---|---|---|---|---|---|---|---|"]
     diagnostics = record.get("diagnostics", {})
     for name, s in record["scores"].items():
+        if is_other_seed(name):
+            continue
         d = diagnostics.get(name, {})
         cosine = f"{d['sample_cosine']:.3f}" if "sample_cosine" in d else "—"
         gap = f"{d['d_matched']:.3f} / {d['d_mismatched']:.3f}" if "d_matched" in d else "—"
         lines.append(f"| {method_label(name, record)} | {s[f'precision@{top}']:.4f} | {s[f'recall@{top}']:.4f} | "
                      f"{s[f'recall@{top}_in_vocabulary']:.4f} | {s[f'any_hit@{top}']:.3f} | "
                      f"{s['distinct_words']:,} | {cosine} | {gap} |")
+    lines += seeds_section(record)
     lines += ["", "## Data", "", "| split | images | (image, tag) pairs | tags | tags without a vector |",
               "|---|---|---|---|---|"]
     oov = record["data"]["out_of_vocabulary"]
@@ -142,6 +179,8 @@ def render_table2(record: dict) -> str:
     lines += ["", "## The same images, every method", "", "| image | method | tags |", "|---|---|---|"]
     for row in record["table2"]:
         for name, tags in row["generated"].items():
+            if is_other_seed(name):
+                continue
             lines.append(f"| im{row['image']} | {method_label(name, record)} | {_tags(tags, row['truth'])} |")
     return "\n".join(lines) + "\n"
 

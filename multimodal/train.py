@@ -16,10 +16,13 @@ from pathlib import Path
 
 import torch
 
+from cgan.checkpoint import load_checkpoint
 from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.config import to_dict
+from cgan.errors import UserFacingError
+from cgan.stacked import StackedTrainer
 from cgan.sweep_target import SweepTarget
-from cgan.training import AdversarialTrainer, ShuffledBatches, pick_device
+from cgan.training import AdversarialTrainer, ShuffledBatches, Trainer, pick_device
 from multimodal.baselines import RegressorTrainer
 from multimodal.context import MODELS, Context, prepare
 from multimodal.experiment import FlickrExperiment, build_networks, load_experiment
@@ -42,14 +45,10 @@ def make_batches(context: Context) -> ShuffledBatches:
     return ShuffledBatches(len(rows), fetch, cfg.train.batch_size, cfg.seed)
 
 
-def train_model(context: Context, model: str, fresh: bool = False, progress: bool | None = None,
-                run_dir: Path | None = None, after_epoch=None) -> Path:
-    """Train (or resume, or find finished) one model in ``run_dir`` (default: the folder keyed
-    by its settings and inputs); returns its run folder."""
+def make_trainer(context: Context, model: str, run_dir: Path, progress: bool | None = None,
+                 after_epoch=None) -> Trainer:
+    """The trainer of one model ('cgan' or 'regressor') of ``context``'s config in ``run_dir``."""
     cfg = context.cfg
-    run_dir = run_dir or context.run_dir(model)
-    if fresh and run_dir.exists():
-        shutil.rmtree(run_dir)
     generator, discriminator = build_networks(cfg, context.data.features.shape[1])
     decoder = make_decoder(cfg, context.data)
     common = dict(batches=make_batches(context), run_dir=run_dir, seed=cfg.seed,
@@ -57,16 +56,66 @@ def train_model(context: Context, model: str, fresh: bool = False, progress: boo
                   after_epoch=after_epoch)
     if model == "cgan":
         score = validation_score(generator, cfg, context.data, decoder, cgan_samplings(cfg), discriminator)
-        trainer = AdversarialTrainer(generator, discriminator, settings=cfg.train, evaluate=score, **common)
-    else:
-        settings = dataclasses.replace(cfg.train, max_epochs=cfg.regressor.max_epochs,
-                                       patience=cfg.regressor.patience)
-        score = validation_score(generator, cfg, context.data, decoder, regressor_samplings(cfg))
-        trainer = RegressorTrainer(generator, settings=settings, evaluate=score, loss=cfg.regressor.loss,
-                                   **common)
-    print(f"{model}: {run_dir} ({len(common['batches'])} updates per epoch)", flush=True)
+        return AdversarialTrainer(generator, discriminator, settings=cfg.train, evaluate=score, **common)
+    settings = dataclasses.replace(cfg.train, max_epochs=cfg.regressor.max_epochs, patience=cfg.regressor.patience)
+    score = validation_score(generator, cfg, context.data, decoder, regressor_samplings(cfg))
+    return RegressorTrainer(generator, settings=settings, evaluate=score, loss=cfg.regressor.loss, **common)
+
+
+def train_model(context: Context, model: str, fresh: bool = False, progress: bool | None = None,
+                run_dir: Path | None = None, after_epoch=None) -> Path:
+    """Train (or resume, or find finished) one model in ``run_dir`` (default: the folder keyed
+    by its settings and inputs); returns its run folder."""
+    run_dir = run_dir or context.run_dir(model)
+    if fresh and run_dir.exists():
+        shutil.rmtree(run_dir)
+    trainer = make_trainer(context, model, run_dir, progress, after_epoch)
+    print(f"{model}: {run_dir} ({len(trainer.batches)} updates per epoch)", flush=True)
     trainer.fit()
     return run_dir
+
+
+def seed_context(context: Context, seed: int) -> Context:
+    """``context`` with another seed: its runs get folders of their own (the seed is in their key)."""
+    return dataclasses.replace(context, cfg=dataclasses.replace(context.cfg, seed=seed))
+
+
+def cgan_seed_runs(context: Context, seeds: list[int]) -> dict[str, Path]:
+    """{'cgan': the config's seed's folder, 'cgan-seed<S>': each other seed's}, in that order."""
+    if len(set(seeds)) != len(seeds):
+        raise UserFacingError("--seeds lists a seed twice")
+    runs = {"cgan": context.run_dir("cgan")}
+    runs.update({f"cgan-seed{s}": seed_context(context, s).run_dir("cgan") for s in seeds if s != context.cfg.seed})
+    return runs
+
+
+def train_cgan_seeds(context: Context, seeds: list[int], fresh: bool = False,
+                     progress: bool | None = None) -> dict[str, Path]:
+    """The CGAN of the config's seed and of ``seeds``, trained as one stack (cgan.stacked): each
+    seed's folder is what a separate run with that seed writes. Runs saved at different epochs
+    (e.g. the config's seed trained before) are stacked by epoch, one group after the other."""
+    runs = cgan_seed_runs(context, seeds)
+    groups: dict[int, list[Trainer]] = {}
+    for name, run_dir in runs.items():
+        if fresh and run_dir.exists():
+            shutil.rmtree(run_dir)
+        seed = context.cfg.seed if name == "cgan" else int(name.removeprefix("cgan-seed"))
+        groups.setdefault(saved_epoch(run_dir), []).append(
+            make_trainer(seed_context(context, seed), "cgan", run_dir, progress))
+    for epoch, members in sorted(groups.items()):
+        print(f"cgan, seeds {', '.join(str(m.seed) for m in members)} from epoch {epoch}: "
+              f"{', '.join(str(m.run_dir) for m in members)}", flush=True)
+        if len(members) > 1:
+            StackedTrainer(members).fit()
+        else:
+            members[0].fit()
+    return runs
+
+
+def saved_epoch(run_dir: Path) -> int:
+    """The epoch a run folder's last checkpoint holds (0 when there is none)."""
+    path = run_dir / "last.pt"
+    return load_checkpoint(path)["epoch"] if path.is_file() else 0
 
 
 def sweep_trial(cfg: FlickrExperiment, run_dir: Path, after_epoch, data_root: str | None = None,
@@ -89,14 +138,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="delete the model's run folder and start over")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="per-epoch progress bar (default: when stderr is a terminal)")
+    add_seeds_argument(parser)
     args = parser.parse_args(argv)
     cfg = load_experiment(args.config, args.overrides)
     set_threads(args.threads or cfg.threads)
     context = prepare(cfg, args.data_root, args.cache_dir, run_stages=False)
-    for model in context.run_dirs():
-        if args.model in (model, "all"):
-            train_model(context, model, args.fresh, args.progress)
+    train_models(context, args.model, args.seeds, args.fresh, args.progress)
     return 0
+
+
+def add_seeds_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seeds", type=int, nargs="+", default=[], metavar="S",
+                        help="more CGAN seeds beside the config's, trained together as one stack; each is a "
+                             "row of its own and the report gives their mean and spread")
+
+
+def train_models(context: Context, which: str = "all", seeds: list[int] = (), fresh: bool = False,
+                 progress: bool | None = None) -> dict[str, Path]:
+    """Train (or resume, or find finished) the models asked for; {run name: folder}."""
+    runs = {}
+    for model in context.run_dirs():
+        if which not in (model, "all"):
+            continue
+        if model == "cgan" and seeds:
+            runs.update(train_cgan_seeds(context, list(seeds), fresh, progress))
+        else:
+            runs[model] = train_model(context, model, fresh, progress)
+    return runs
 
 
 if __name__ == "__main__":

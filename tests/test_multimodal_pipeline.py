@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from cgan.checkpoint import load_checkpoint
@@ -218,3 +219,27 @@ def test_wordvec_study_measures_each_variants_decoding_ceiling_on_validation(smo
     variants.write_text('variants:\n  "bad": ["word2vec.windw=5"]\n')
     with pytest.raises(ConfigError, match="variant 'bad'"):
         wordvec_study.main([*args, "--variants", str(variants)])
+
+
+def test_cgan_seeds_train_as_one_stack_and_report_their_spread(smoke_run, tmp_path):
+    root, args = smoke_run
+    assert train.main([*args, "--model", "cgan", "--seeds", "7", "8"]) == 0  # 7 and 8 stacked
+    cfg = load_experiment(SMOKE, [f"run_dir={root / 'runs'}", f"results_dir={root / 'results'}"])
+    context = prepare(cfg, str(root / "data"), str(root / "cache"), run_stages=False)
+    runs = train.cgan_seed_runs(context, [7, 8])
+    assert list(runs) == ["cgan", "cgan-seed7", "cgan-seed8"] and len(set(runs.values())) == 3
+    # A stacked member is what a separate run with its seed gives (float rounding: batched GEMMs).
+    alone = tmp_path / "alone"
+    assert train.main([*args, "--model", "cgan", "--set", "seed=8", "--set", f"run_dir={alone}"]) == 0
+    separate = load_checkpoint(next(alone.glob("*/cgan-*")) / "last.pt")["generator"]
+    stacked = load_checkpoint(runs["cgan-seed8"] / "last.pt")["generator"]
+    for name, value in separate.items():
+        assert torch.allclose(stacked[name], value, atol=1e-5), name
+    assert evaluate.main([*args, "--seeds", "7", "8"]) == 0
+    record = json.loads((root / "results" / "metrics.json").read_text())
+    assert {"cgan-seed7/dropout", "cgan-seed8/deterministic"} <= set(record["scores"])
+    metrics = (root / "results" / "metrics.md").read_text()
+    assert "## Across seeds" in metrics and "1234: " in metrics and "8: " in metrics
+    assert "seed 7" not in metrics.split("## Across seeds")[0]  # other seeds only in their section
+    with pytest.raises(UserFacingError, match="cgan-seed9"):
+        evaluate.main([*args, "--seeds", "9"])
