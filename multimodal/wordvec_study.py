@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cgan import paths
 from cgan.cli import experiment_parser, run_cli, set_threads
-from cgan.config import load_config, read_yaml
+from cgan.config import load_config, read_yaml, to_dict
 from cgan.digest import sha256
 from cgan.errors import ConfigError
 from cgan.files import write_json
@@ -28,6 +28,7 @@ from cgan.provenance import provenance
 from features import skipgram
 from multimodal.context import prepare
 from multimodal.diagnostics import decoding_ceiling
+from multimodal.encoders import RUNTIME_KEYS
 from multimodal.experiment import RESULT_KEYS, FlickrExperiment, load_experiment
 from multimodal.sampling import make_decoder
 
@@ -49,6 +50,14 @@ def load_variants(cfg: FlickrExperiment, path: Path) -> dict[str, list[str]]:
         except ConfigError as error:
             raise ConfigError(f"{path}: variant {label!r}: {error}") from None
     return {str(label): list(overrides) for label, overrides in variants.items()}
+
+
+def settings_key(cfg: FlickrExperiment, overrides: list[str]) -> str:
+    """A variant's folder name: the hash of its resolved word2vec and corpus settings, so that
+    variants written differently but meaning the same settings share their vectors."""
+    settings = load_config(skipgram.WordVectorSettings, cfg.path(cfg.encoders.wordvecs_config),
+                           [*cfg.encoders.wordvecs_set, *overrides])
+    return sha256({k: v for k, v in to_dict(settings).items() if k not in RUNTIME_KEYS})[:12]
 
 
 def variant_experiment(cfg: FlickrExperiment, overrides: list[str], scratch: Path) -> FlickrExperiment:
@@ -116,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     study = paths.cache_dir(args.cache_dir) / "flickr" / "wordvec_study"
     rows = {}
     for label, overrides in variants.items():
-        scratch = study / sha256({"overrides": overrides, "base": cfg.encoders.wordvecs_set})[:12]
+        scratch = study / settings_key(cfg, overrides)
         rows[label] = {"overrides": overrides, **measure(variant_experiment(cfg, overrides, scratch),
                                                           args.data_root, args.cache_dir)}
         p = rows[label]["ceiling"]["valid"]["0"][f"precision@{cfg.eval.top}"]
