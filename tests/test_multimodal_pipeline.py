@@ -103,7 +103,7 @@ def test_pipeline_writes_scores_table2_and_figure(smoke_run):
     assert "| sample cosine | D own / other image |" in (results / "metrics.md").read_text()
     for row in record["table2"]:  # what the voting chose from, on the samples that were decoded
         words = [word for word, _ in row["votes"]]
-        assert words[:10] == row["generated"]["cgan/dropout"]
+        assert words[:10] == row["generated"][f"cgan/{record['headline_sampling']}"]
         assert all(0 < count <= 100 for _, count in row["votes"])
     assert (results / "votes.png").stat().st_size > 0
     regressor_epoch = record["training"]["regressor"]["history"][0]
