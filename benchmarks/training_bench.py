@@ -10,7 +10,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from benchmarks import bench_main
-from cgan.training import AdversarialTrainer
+from cgan.training import AdversarialTrainer, ShuffledBatches
 from unimodal.experiment import build_networks, load_experiment
 from unimodal.train import make_batches
 
@@ -71,6 +71,30 @@ def stacked_step_seconds(config: str, members: int = 3, steps: int = 20, device:
         stack.step([next(batches) for _, batches in trainers], 0.5)
     _sync(device)
     return (time.perf_counter() - start) / steps
+
+
+def flickr_step_seconds(config: str, steps: int = 10, updates_per_epoch: int = 852) -> dict:
+    """Seconds of one update of a Flickr tagging CGAN (random inputs of the real shapes:
+    1,280-d efficientnet-lite0 features, 200-d word vectors), and minutes per epoch."""
+    from multimodal.experiment import build_networks as flickr_networks
+    from multimodal.experiment import load_experiment as load_flickr
+
+    cfg = load_flickr(config)
+    generator, discriminator = flickr_networks(cfg, 1280)
+    rng = np.random.default_rng(0)
+    words = torch.from_numpy(rng.standard_normal((5000, cfg.word_dim), dtype=np.float32))
+    images = torch.from_numpy(rng.standard_normal((5000, 1280), dtype=np.float32))
+    batches = ShuffledBatches(5000, lambda i: (words[torch.from_numpy(i)], images[torch.from_numpy(i) // 8]),
+                              cfg.train.batch_size, 0)  # 8 tags per image, as the real pairs have about
+    trainer = AdversarialTrainer(generator, discriminator, batches, cfg.train, "/nonexistent", cfg.seed,
+                                 progress=False)
+    stream = batches.epoch(1)
+    trainer.step(*next(stream), 0.5)
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer.step(*next(stream), 0.5)
+    seconds = (time.perf_counter() - start) / steps
+    return {"update_seconds": seconds, "epoch_minutes": updates_per_epoch * seconds / 60}
 
 
 def _sync(device: str) -> None:
@@ -143,6 +167,9 @@ def run(config: str = "experiments/mnist_cgan.yaml") -> dict:
         "stacked_3_updates_per_second_per_model": 3 / stacked,
         "stacked_3_speedup_over_3_separate_updates": 3 * seconds / stacked,
         "stacked_3_hours_to_lr_floor_all_models": 287_829 * stacked / 3600,
+        **{f"flickr_{name}_{k}": v for name, flickr in (("paper", "experiments/flickr_cgan.yaml"),
+                                                         ("matching", "experiments/flickr_cgan_matching.yaml"))
+           for k, v in flickr_step_seconds(flickr).items()},
         **({f"cuda_{k}": v for k, v in gpu_run(config).items()} if torch.cuda.is_available() else
            {"cuda": "no GPU seen by torch on this machine"}),
     }
