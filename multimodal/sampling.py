@@ -46,19 +46,21 @@ def regressor_samplings(cfg: FlickrExperiment) -> dict[str, Sampling]:
     return {"deterministic": Sampling(1, None, cfg.train.noise_dim, False)}
 
 
-def make_decoder(cfg: FlickrExperiment, data: TagData) -> TagDecoder:
-    """Decoding vocabulary: every word with a vector (paper), or only the training tags."""
+def make_decoder(cfg: FlickrExperiment, data: TagData, device: str | torch.device = "cpu") -> TagDecoder:
+    """Decoding vocabulary: every word with a vector (paper), or only the training tags; the
+    similarities are computed on ``device`` (the training device: no sample copies to the host)."""
     vocabulary = Vocabulary(data.word_vectors, data.words)
     if cfg.eval.vocabulary == "tags":
         vocabulary = vocabulary.restricted({data.words[i] for i in np.unique(data.train.pair_word)})
-    return TagDecoder(vocabulary, cfg.eval.nearest, cfg.eval.top)
+    return TagDecoder(vocabulary, cfg.eval.nearest, cfg.eval.top, device=device)
 
 
 @torch.no_grad()
 def iter_samples(net: TowerNet, features: np.ndarray | torch.Tensor, how: Sampling, seed: int,
                  batch_images: int = 64) -> Iterator[torch.Tensor]:
-    """(images in batch, count, out) vectors per batch of images, in order. Noise and dropout
-    masks come from their own generators seeded with ``seed`` (never the training streams)."""
+    """(images in batch, count, out) vectors per batch of images, in order, on the network's
+    device. Noise and dropout masks come from their own generators seeded with ``seed`` (never
+    the training streams)."""
     features = torch.as_tensor(features)
     device = next(net.parameters()).device
     shared = not how.dropout or len(net.condition_tower) <= 1
@@ -74,4 +76,4 @@ def iter_samples(net: TowerNet, features: np.ndarray | torch.Tensor, how: Sampli
             else:
                 z = sample_noise(how.noise, rows, how.noise_dim, rng)
             vectors = net.sample(z.to(device), condition, encoded)
-            yield vectors.view(-1, how.count, vectors.shape[-1]).cpu()
+            yield vectors.view(-1, how.count, vectors.shape[-1])  # on the network's device

@@ -50,7 +50,7 @@ def make_trainer(context: Context, model: str, run_dir: Path, progress: bool | N
     """The trainer of one model ('cgan' or 'regressor') of ``context``'s config in ``run_dir``."""
     cfg = context.cfg
     generator, discriminator = build_networks(cfg, context.data.features.shape[1])
-    decoder = make_decoder(cfg, context.data)
+    decoder = make_decoder(cfg, context.data, pick_device(cfg.device))
     common = dict(batches=make_batches(context), run_dir=run_dir, seed=cfg.seed,
                   identity=context.identity(model), config=to_dict(cfg), progress=progress, device=pick_device(cfg.device),
                   after_epoch=after_epoch)
