@@ -17,6 +17,7 @@ from PIL import Image
 
 from benchmarks import bench_main
 from cgan.errors import DataError
+from cgan.paths import portable
 from features.backbones import load_backbone
 from features.cnn import extract_features
 from features.images import ImageFiles
@@ -31,7 +32,7 @@ def _images(count: int, folder: Path) -> tuple[list[Path], str]:
         dataset = MirFlickr.at()
         numbers = dataset.image_numbers[:count]
         if len(numbers) == count:
-            return [dataset.image_path(n) for n in numbers], f"MIR Flickr ({dataset.root})"
+            return [dataset.image_path(n) for n in numbers], f"MIR Flickr ({portable(dataset.root)})"
     except DataError:
         pass
     rng = np.random.default_rng(0)
