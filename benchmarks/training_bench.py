@@ -139,10 +139,16 @@ def step_profile(config: str, steps: int = 10) -> dict:
             "matmul_share_of_wall_time": matmul / wall_us}
 
 
-def run(config: str = "experiments/mnist_cgan.yaml") -> dict:
-    peak = matmul_gflops(2048, 2048, 2048)
+def run(config: str = "experiments/mnist_cgan.yaml", repeats: int = 3) -> dict:
+    # A shared virtual machine's speed drifts from minute to minute (the 2048^3 peak measured here
+    # has ranged 74-143 GFLOP/s): peak and update are measured in turns, and the best of each is
+    # kept, so that their ratio compares the two at the machine's best.
+    peaks, updates = [], []
+    for _ in range(repeats):
+        peaks.append(matmul_gflops(2048, 2048, 2048))
+        updates.append(step_seconds(config))
+    peak, seconds = max(peaks), min(updates)
     layer = matmul_gflops(100, 1200, 1200)
-    seconds = step_seconds(config)
     profile_ = step_profile(config)
     gflop = profile_["gflop_per_update"]
     bf16_seconds = step_seconds(config, steps=10, bf16=True)
@@ -153,6 +159,8 @@ def run(config: str = "experiments/mnist_cgan.yaml") -> dict:
         "threads": torch.get_num_threads(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "matmul_peak_gflops_2048": peak,
+        "matmul_peak_gflops_2048_each_turn": [round(p, 1) for p in peaks],
+        "update_seconds_each_turn": [round(u, 5) for u in updates],
         "matmul_gflops_100x1200x1200": layer,
         "bf16_matmul_gflops_100x1200x1200": matmul_gflops(100, 1200, 1200, torch.bfloat16, 0.5),
         "update_seconds": seconds,
