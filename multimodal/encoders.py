@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from gensim.models import KeyedVectors
 
 from cgan.config import load_config, to_dict
@@ -152,6 +153,15 @@ class EncoderOutputs:
     identity: dict  # what identifies them, for the runs trained on them
 
 
+def word_vectors_digest(vectors: KeyedVectors) -> str:
+    """sha256 of the words and their vectors: what the runs depend on. Not the file's bytes, which
+    also hold gensim's time-stamped log of events, so that vectors trained again with the same
+    settings (bit-identical with one worker) keep the runs made on them."""
+    h = hashlib.sha256("\n".join(vectors.index_to_key).encode())
+    h.update(np.ascontiguousarray(vectors.vectors, dtype=np.float32).tobytes())
+    return h.hexdigest()
+
+
 def load_encoder_outputs(features_dir: Path, kv_path: Path) -> EncoderOutputs:
     """The features folder and the word vectors, with their identities."""
     features = store.load_features(features_dir)
@@ -159,10 +169,6 @@ def load_encoder_outputs(features_dir: Path, kv_path: Path) -> EncoderOutputs:
         raise DataError(f"word vectors {kv_path} are missing: run python -m multimodal.pipeline "
                         "(or python -m features.skipgram)")
     vectors = KeyedVectors.load(str(kv_path))
-    h = hashlib.sha256()
-    for path in sorted(kv_path.parent.glob(kv_path.name + "*")):
-        if not path.name.endswith(".stage.json"):
-            h.update(path.read_bytes())
     identity = {"features": sha256(features.meta.get("identity")), "backbone": features.meta.get("backbone"),
-                "feature_dim": int(features.features.shape[1]), "word_vectors": h.hexdigest()}
+                "feature_dim": int(features.features.shape[1]), "word_vectors": word_vectors_digest(vectors)}
     return EncoderOutputs(features, vectors, identity)

@@ -154,3 +154,21 @@ def test_vector_length_scales_features_and_word_vectors_but_not_their_directions
     long = FeatureScaling.fit(raw[:4], "center_l2", length=3.0).apply(raw)
     np.testing.assert_allclose(np.linalg.norm(long, axis=1), 3.0, rtol=1e-5)
     np.testing.assert_allclose(long / 3.0, unit, rtol=1e-5, atol=1e-7)
+
+
+def test_word_vectors_are_identified_by_their_words_and_values_not_the_file_bytes(tmp_path):
+    from gensim.models import KeyedVectors
+
+    from multimodal.encoders import word_vectors_digest
+
+    def vectors(values, note):
+        kv = KeyedVectors(2)
+        kv.add_vectors(["sea", "sky"], np.array(values, dtype=np.float32))
+        kv.add_lifecycle_event("trained", note=note)  # gensim logs a time stamp in every save
+        kv.save(str(tmp_path / f"{note}.kv"))
+        return KeyedVectors.load(str(tmp_path / f"{note}.kv"))
+
+    first, again = vectors([[1, 0], [0, 1]], "first"), vectors([[1, 0], [0, 1]], "again")
+    assert (tmp_path / "first.kv").read_bytes() != (tmp_path / "again.kv").read_bytes()
+    assert word_vectors_digest(first) == word_vectors_digest(again)
+    assert word_vectors_digest(vectors([[1, 0], [0, 0.5]], "other")) != word_vectors_digest(first)
