@@ -25,11 +25,6 @@ from multimodal.sampling import Sampling, cgan_samplings, iter_samples, make_dec
 from multimodal.tagging import TagDecoder
 
 
-def load_generator(cfg: FlickrExperiment, data: TagData, run_dir: Path) -> tuple[TowerNet, dict]:
-    generator, _, best = load_networks(cfg, data, run_dir)
-    return generator, best
-
-
 def load_networks(cfg: FlickrExperiment, data: TagData, run_dir: Path) -> tuple[TowerNet, TowerNet | None, dict]:
     """(G, D or None for the regressor, the checkpoint) of a run's best epoch."""
     best = load_checkpoint(run_dir / "best.pt")

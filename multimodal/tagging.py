@@ -12,7 +12,7 @@ vocabulary is stored in alphabetical order, so "alphabetically first" is "lowest
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -91,41 +91,35 @@ class TagDecoder:
         self.device = torch.device(device)
         self.unit_t = vocabulary.unit.to(self.device).T.contiguous()
 
-    @torch.no_grad()
     def decode(self, samples: np.ndarray | torch.Tensor) -> list[np.ndarray]:
         """``samples``: (images, n, d) generated vectors -> per image, the indices (into the
         vocabulary) of its up to ``top`` tags, best first."""
+        return [rank_votes(chosen, scores, self.top) for chosen, scores in self._choices(samples)]
+
+    def votes(self, samples: np.ndarray | torch.Tensor, count: int = 20) -> list[list[tuple[str, int]]]:
+        """What the voting chose from: per image of (images, n, d) samples, the ``count`` words
+        chosen most often among the samples' ``nearest`` words, with their counts, in the order
+        of ``decode`` (its first ``top`` words are the decoded tags)."""
+        out = []
+        for chosen, scores in self._choices(samples):
+            counts = dict(zip(*np.unique(chosen, return_counts=True)))
+            out.append([(self.vocabulary.words[i], int(counts[i])) for i in rank_votes(chosen, scores, count)])
+        return out
+
+    @torch.no_grad()
+    def _choices(self, samples: np.ndarray | torch.Tensor) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Per image, the vocabulary indices of its samples' ``nearest`` words and their cosines,
+        computed in chunks of at most ``max_entries`` similarities."""
         samples = torch.as_tensor(samples, dtype=torch.float32)
         if samples.ndim != 3 or samples.shape[2] != self.unit_t.shape[0]:
             raise ValueError(f"samples must be (images, n, {self.unit_t.shape[0]}), got {tuple(samples.shape)}")
         images, n, _ = samples.shape
         per_batch = max(1, self.max_entries // max(1, n * len(self.vocabulary)))
-        out: list[np.ndarray] = []
         for start in range(0, images, per_batch):
             chunk = samples[start:start + per_batch].to(self.device)
             rows = torch.nn.functional.normalize(chunk.reshape(-1, chunk.shape[2]), dim=1)
             indices, values = nearest_words(rows @ self.unit_t, self.nearest)
-            indices = indices.view(len(chunk), -1).cpu().numpy()
-            values = values.view(len(chunk), -1).cpu().numpy()
-            out.extend(rank_votes(i, v, self.top) for i, v in zip(indices, values))
-        return out
-
-    @torch.no_grad()
-    def votes(self, samples: np.ndarray | torch.Tensor, count: int = 20) -> list[list[tuple[str, int]]]:
-        """What the voting chose from: per image of (images, n, d) samples, the ``count`` words
-        chosen most often among the samples' ``nearest`` words, with their counts, in the order
-        of ``decode`` (its first ``top`` words are the decoded tags)."""
-        samples = torch.as_tensor(samples, dtype=torch.float32)
-        rows = torch.nn.functional.normalize(samples.reshape(-1, samples.shape[2]).to(self.device), dim=1)
-        indices, values = nearest_words(rows @ self.unit_t, self.nearest)
-        indices = indices.view(len(samples), -1).cpu().numpy()
-        values = values.view(len(samples), -1).cpu().numpy()
-        out = []
-        for chosen, scores in zip(indices, values):
-            ranked = rank_votes(chosen, scores, count)
-            counts = {int(i): int(c) for i, c in zip(*np.unique(chosen, return_counts=True))}
-            out.append([(self.vocabulary.words[i], counts[int(i)]) for i in ranked])
-        return out
+            yield from zip(indices.view(len(chunk), -1).cpu().numpy(), values.view(len(chunk), -1).cpu().numpy())
 
     def words(self, decoded: list[np.ndarray]) -> list[list[str]]:
         return [[self.vocabulary.words[i] for i in row] for row in decoded]
