@@ -243,3 +243,33 @@ def test_cgan_seeds_train_as_one_stack_and_report_their_spread(smoke_run, tmp_pa
     assert "seed 7" not in metrics.split("## Across seeds")[0]  # other seeds only in their section
     with pytest.raises(UserFacingError, match="cgan-seed9"):
         evaluate.main([*args, "--seeds", "9"])
+
+
+def test_summary_puts_configurations_side_by_side_and_names_their_differences(smoke_run, tmp_path):
+    from multimodal import summary
+
+    root, _ = smoke_run
+    record = json.loads((root / "results" / "metrics.json").read_text())
+    variant = json.loads(json.dumps(record))
+    variant["config"]["name"] = "variant"
+    variant["config"]["train"]["mismatched_weight"] = 0.5
+    variant["config"]["results_dir"] = "elsewhere"  # a path: not a difference worth naming
+    headline = f"cgan/{record['headline_sampling']}"
+    variant["scores"][headline] = {**variant["scores"][headline], "precision@10": 0.987}
+    (tmp_path / "variant").mkdir()
+    (tmp_path / "variant" / "metrics.json").write_text(json.dumps(variant))
+    out = tmp_path / "summary.md"
+    assert summary.main([str(root / "results"), str(tmp_path / "variant"), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "`train.mismatched_weight`: 0.0 -> 0.5" in text
+    assert "results_dir" not in text and "Not comparable" not in text
+    rows = [line for line in text.splitlines() if line.startswith("| variant |")]
+    assert len(rows) == len(cgan_samplings(load_experiment(SMOKE))) and "| 0.9870 |" in rows[0]
+    assert sum(line.startswith("| flickr_smoke | (a)") for line in text.splitlines()) == 1
+
+    variant["inputs"]["word_vectors"] = "other"
+    (tmp_path / "variant" / "metrics.json").write_text(json.dumps(variant))
+    summary.main([str(root / "results"), str(tmp_path / "variant"), "--out", str(out)])
+    assert "Not comparable as it stands" in out.read_text() and "word_vectors" in out.read_text()
+    with pytest.raises(UserFacingError, match="evaluate that configuration first"):
+        summary.main([str(root / "results"), str(tmp_path / "missing"), "--out", str(out)])
