@@ -147,7 +147,8 @@ class Stack:
         data = torch.stack([d for d, _ in minibatches]).to(device, non_blocking=True)
         condition = None if minibatches[0][1] is None else \
             torch.stack([c for _, c in minibatches]).to(device, non_blocking=True)
-        z = torch.stack([sample_noise(self.settings.noise, data.shape[1], self.settings.noise_dim, m.noise_rng)
+        z = torch.stack([sample_noise(self.settings.noise, self.settings.noise_rows(data.shape[1]), self.settings.noise_dim,
+                                      m.noise_rng)
                          for m in self.members]).to(device)
         d_loss, g_loss, stats = adversarial_losses(self.settings, self.generate, self.judge, data, condition, z)
         move_g = (lead.updates + 1) % self.settings.d_steps == 0

@@ -14,7 +14,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,6 +58,11 @@ class TrainSettings:
     # D updates per G update (Goodfellow et al. 2014, Algorithm 1's k; the GAN code and the paper: 1):
     # with k > 1, G moves on every k-th minibatch only, D on every one.
     d_steps: int = 1
+    # Beyond the paper: a diversity-sensitive G (Yang et al. 2019, DSGAN): G also maximises
+    # weight * min(mean|G(z1|y) - G(z2|y)| / mean|z1 - z2|, cap) per row, with a second noise draw
+    # z2 for the same conditions, against a G that ignores its noise; 0 = the paper's G.
+    diversity_weight: float = 0.0
+    diversity_cap: float = 1.0
 
     def check(self) -> None:
         require(self.batch_size >= 1, "train.batch_size must be >= 1")
@@ -76,6 +81,18 @@ class TrainSettings:
         require(self.noise_dim >= 1, "train.noise_dim must be >= 1")
         require(0 <= self.mismatched_weight < 1, "train.mismatched_weight must be in [0, 1)")
         require(self.d_steps >= 1, "train.d_steps must be >= 1 (D updates per G update)")
+        require(self.diversity_weight >= 0, "train.diversity_weight must be >= 0 (0 = the paper's G)")
+        require(self.diversity_cap > 0, "train.diversity_cap must be > 0")
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that shape the weights (not the epoch budget or patience); the diversity
+        term's settings only when it is on, so that runs keyed before it existed keep their keys."""
+        skip = {"max_epochs", "patience", *(["diversity_weight", "diversity_cap"] if not self.diversity_weight else [])}
+        return {k: v for k, v in asdict(self).items() if k not in skip}
+
+    def noise_rows(self, rows: int) -> int:
+        """Noise draws per minibatch of ``rows``: twice as many with a diversity term (z1, z2)."""
+        return 2 * rows if self.diversity_weight > 0 else rows
 
     def learning_rate_schedule(self) -> ExponentialDecay:
         return ExponentialDecay(self.learning_rate, self.lr_decay, self.lr_floor)
@@ -324,13 +341,13 @@ class AdversarialTrainer(Trainer):
         self.g_params = list(generator.parameters())
         self.d_params = list(discriminator.parameters())
         self.noise_rng = torch.Generator(device=self.device).manual_seed(seed)
-        if settings.mismatched_weight > 0:
-            self.STATS = (*AdversarialTrainer.STATS, "d_mismatched")
+        self.STATS = adversarial_stats(settings)
 
     def update(self, data: torch.Tensor, condition: torch.Tensor | None, lr: float,
                momentum: float) -> torch.Tensor:
         """Returns [d_loss, g_loss, mean D(real), mean D(fake)(, mean D(mismatched))]."""
-        z = sample_noise(self.settings.noise, data.shape[0], self.settings.noise_dim, self.noise_rng)
+        z = sample_noise(self.settings.noise, self.settings.noise_rows(data.shape[0]), self.settings.noise_dim,
+                         self.noise_rng)
         d_loss, g_loss, stats = adversarial_losses(
             self.settings, self.generator.sample, self.judge, data, condition, z.to(self.device))
         move_g = (self.updates + 1) % self.settings.d_steps == 0
@@ -359,13 +376,29 @@ class AdversarialTrainer(Trainer):
         self.noise_rng.set_state(state["noise_rng"])
 
 
+def adversarial_stats(settings: TrainSettings) -> tuple[str, ...]:
+    """Names of the per-update statistics adversarial_losses returns for these settings."""
+    return (*AdversarialTrainer.STATS, *(["d_mismatched"] if settings.mismatched_weight > 0 else []),
+            *(["diversity"] if settings.diversity_weight > 0 else []))
+
+
+def diversity_ratio(fake: torch.Tensor, fake2: torch.Tensor, z: torch.Tensor, z2: torch.Tensor,
+                    cap: float) -> torch.Tensor:
+    """DSGAN's term (Yang et al. 2019): per row, mean|fake - fake2| / mean|z - z2|, capped at
+    ``cap``, averaged over rows (one value per stacked model)."""
+    ratio = (fake - fake2).abs().mean(-1) / (z - z2).abs().mean(-1).clamp(min=1e-8)
+    return ratio.clamp(max=cap).mean(-1)
+
+
 def adversarial_losses(settings: TrainSettings, generate: Callable, judge: Callable, data: torch.Tensor,
                        condition: torch.Tensor | None, z: torch.Tensor):
     """(D's loss, G's loss, statistics) of one minibatch: ``generate(z, condition)`` gives the fake
     rows, ``judge(data, condition, rows)`` D's logits for data paired with ``condition``'s rows.
-    Tensors may carry a leading dimension of stacked models (cgan.stacked): the losses are then
-    one per model, and the statistics (stats, models)."""
+    ``z`` holds settings.noise_rows(n) rows: with a diversity term, its second half is a second
+    draw for the same conditions. Tensors may carry a leading dimension of stacked models
+    (cgan.stacked): the losses are then one per model, and the statistics (stats, models)."""
     n, weight = data.shape[-2], settings.mismatched_weight
+    z, z2 = z[..., :n, :], z[..., n:, :]
     fake = generate(z, condition)
     rows = torch.arange(n, device=data.device).expand(*data.shape[:-2], n)
     matching_aware = weight > 0 and condition is not None
@@ -385,10 +418,16 @@ def adversarial_losses(settings: TrainSettings, generate: Callable, judge: Calla
         g_loss = _bce(fake_logits, 1.0).mean(-1)
     else:
         g_loss = -_bce(fake_logits, 0.0).mean(-1)
+    diversity = None
+    if settings.diversity_weight > 0:
+        diversity = diversity_ratio(fake, generate(z2, condition), z, z2, settings.diversity_cap)
+        g_loss = g_loss - settings.diversity_weight * diversity
     with torch.no_grad():
         stats = [d_loss, g_loss, torch.sigmoid(real_logits).mean(-1), torch.sigmoid(fake_logits).mean(-1)]
         if matching_aware:
             stats.append(torch.sigmoid(wrong_logits).mean(-1))
+        if diversity is not None:
+            stats.append(diversity)
         return d_loss, g_loss, torch.stack(stats)
 
 

@@ -128,7 +128,7 @@ def run_identity(cfg: FlickrExperiment, model: str, inputs: dict) -> dict:
     (features, word vectors, pairs). Epoch budgets, threads, devices and paths may change."""
     identity = {"model": model, "seed": cfg.seed, "word_dim": cfg.word_dim, "data": to_dict(cfg.data),
                 "generator": to_dict(cfg.generator), "inputs": inputs,
-                "train": {k: v for k, v in to_dict(cfg.train).items() if k not in ("max_epochs", "patience")},
+                "train": cfg.train.identity(),
                 "eval": {k: v for k, v in to_dict(cfg.eval).items()
                          if k not in ("knn_k", "table_images", "batch_images")}}
     if model == "cgan":

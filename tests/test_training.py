@@ -205,3 +205,39 @@ def test_with_k_discriminator_steps_the_generator_moves_on_every_kth_minibatch_o
     d_moved = [not torch.equal(a[0], b[0]) for a, b in zip(snapshots, snapshots[1:])]
     g_moved = [not torch.equal(a[1], b[1]) for a, b in zip(snapshots, snapshots[1:])]
     assert d_moved == [True, True, True, True] and g_moved == [False, True, False, True]
+
+
+def test_the_diversity_term_rewards_a_generator_for_using_its_noise():
+    from cgan.training import adversarial_losses, diversity_ratio
+
+    z, z2 = torch.zeros(3, 4), torch.ones(3, 4)  # mean |z - z2| = 1 in every row
+    fake, fake2 = torch.zeros(3, 2), torch.tensor([[0.5, 0.5], [2.0, 2.0], [0.0, 0.0]])
+    assert diversity_ratio(fake, fake2, z, z2, cap=1.0).item() == pytest.approx((0.5 + 1.0 + 0.0) / 3)
+    assert diversity_ratio(fake, fake2, z, z2, cap=10.0).item() == pytest.approx((0.5 + 2.0 + 0.0) / 3)
+
+    data, condition = torch.rand(5, 2), torch.eye(5)
+    judge = lambda x, c, rows: x.sum(-1)  # noqa: E731 (any fixed D)
+    ignores_z = lambda z, c: c[:, :2] * 3  # noqa: E731
+    uses_z = lambda z, c: c[:, :2] + z[:, :2]  # noqa: E731
+    off = TrainSettings(noise_dim=4)
+    on = TrainSettings(noise_dim=4, diversity_weight=2.0, diversity_cap=10.0)
+    assert on.noise_rows(5) == 10 and off.noise_rows(5) == 5
+    noise = torch.randn(10, 4)
+    _, g_off, stats_off = adversarial_losses(off, uses_z, judge, data, condition, noise[:5])
+    _, g_on, stats_on = adversarial_losses(on, uses_z, judge, data, condition, noise)
+    expected = diversity_ratio(uses_z(noise[:5], condition), uses_z(noise[5:], condition), noise[:5, :], noise[5:],
+                               10.0)
+    assert len(stats_off) == 4 and len(stats_on) == 5 and stats_on[4].item() == pytest.approx(expected.item())
+    assert g_on.item() == pytest.approx(g_off.item() - 2.0 * expected.item())  # the same fake rows, minus the term
+    _, _, stats_constant = adversarial_losses(on, ignores_z, judge, data, condition, noise)
+    assert stats_constant[4].item() == 0.0
+
+
+def test_a_diversity_term_trains_and_records_its_ratio(tmp_path):
+    trainer = make_trainer(tmp_path, 1)
+    settings = TrainSettings(**{**trainer.settings.__dict__, "diversity_weight": 0.5})
+    trainer = AdversarialTrainer(G.build(4, 3), D.build(12, 3), trainer.batches, settings, tmp_path, seed=7,
+                                 progress=False)
+    trainer.fit()
+    assert 0 < trainer.history[0]["diversity"] <= settings.diversity_cap
+    assert "diversity_weight" in settings.identity() and "diversity_weight" not in TrainSettings().identity()

@@ -81,8 +81,7 @@ def run_identity(cfg: MnistExperiment) -> dict:
     trained weights or picks the best epoch. Where outputs go, threads, the epoch budget and
     the scoring classifier may change between runs."""
     identity = {k: v for k, v in to_dict(cfg).items() if k not in RESUMABLE_CHANGES}
-    identity["train"] = {k: v for k, v in identity["train"].items()
-                         if k not in ("max_epochs", "patience")}
+    identity["train"] = cfg.train.identity()
     identity["eval"] = {k: v for k, v in identity["eval"].items() if not k.startswith("classifier_")}
     return identity
 
