@@ -181,3 +181,26 @@ def require(condition: bool, message: str) -> None:
     """Raise ConfigError(message) unless condition holds; used by ``check`` methods."""
     if not condition:
         raise ConfigError(message)
+
+
+# Settings that say where things go or how fast they run, not what is computed.
+PLACEMENT_KEYS = ("name", "results_dir", "run_dir", "threads", "device", "eval.batch_images", "eval.table_images")
+
+
+def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}."""
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def config_changes(reference: dict, other: dict, ignore_prefixes: tuple[str, ...] = ()) -> list[tuple[str, Any, Any]]:
+    """(dotted key, reference value, other value) for every setting of two configs (as plain data)
+    that differs, leaving out where outputs go, speed settings and keys under ``ignore_prefixes``."""
+    before, after = flatten(reference), flatten(other)
+    keys = sorted(k for k in (set(before) | set(after)) - set(PLACEMENT_KEYS) if not k.startswith(ignore_prefixes))
+    return [(key, before.get(key, "—"), after.get(key, "—")) for key in keys if before.get(key) != after.get(key)]

@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
+from cgan.config import config_changes, to_dict
+from cgan.paths import REPO_ROOT
 from multimodal.context import Context
+from multimodal.experiment import load_experiment
+
+PAPER_CONFIG = "experiments/flickr_cgan.yaml"  # the paper's settings, each value's source named
+
+
+def settings_departures(cfg) -> list[str]:
+    """The settings in which ``cfg`` differs from the paper's config (read from both, so the header
+    cannot drift from what was run); the encoders are described by their own items."""
+    changes = config_changes(to_dict(load_experiment(REPO_ROOT / PAPER_CONFIG)), to_dict(cfg), ("encoders.",))
+    if not changes:
+        return []
+    return [f"Settings changed from `{PAPER_CONFIG}` (the paper's settings; each change's reason and measurement "
+            f"are in `{cfg.name}`'s config, some beyond the paper): "
+            + "; ".join(f"`{key}` {before} -> {after}" for key, before, after in changes) + "."]
 
 
 def deviations(context: Context) -> list[str]:
@@ -41,4 +57,4 @@ def deviations(context: Context) -> list[str]:
         f"Decoding (paper silent on ties): count ties go to the higher summed cosine, then alphabetical; "
         f"vocabulary: {'every word with a vector' if cfg.eval.vocabulary == 'all' else 'training tags only'}.",
     ]
-    return items
+    return items + settings_departures(cfg)

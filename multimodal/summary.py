@@ -15,33 +15,12 @@ import json
 from pathlib import Path
 
 from cgan.cli import run_cli
+from cgan.config import config_changes
 from cgan.errors import UserFacingError
 from cgan.files import atomic_write
 from cgan.paths import portable
 from cgan.sampling import SAMPLING_LABELS
-from multimodal.report import is_other_seed, method_label
-
-# Settings that say where things go or how fast they run, not what is computed.
-IGNORED = ("name", "results_dir", "run_dir", "threads", "device", "eval.batch_images", "eval.table_images")
-
-
-def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
-    """{"a": {"b": 1}} -> {"a.b": 1}."""
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
-def config_changes(reference: dict, other: dict) -> list[str]:
-    """'key: before -> after' for every setting that differs (ignoring paths and speed settings)."""
-    before, after = flatten(reference), flatten(other)
-    keys = sorted((set(before) | set(after)) - set(IGNORED))
-    return [f"`{key}`: {before.get(key, '—')} -> {after.get(key, '—')}"
-            for key in keys if before.get(key) != after.get(key)]
+from multimodal.report import cut_short, is_other_seed, method_label
 
 
 def load_records(folders: list[Path]) -> list[tuple[Path, dict]]:
@@ -84,7 +63,8 @@ def render_summary(records: list[tuple[Path, dict]]) -> str:
              f"Baselines from `{portable(first_folder)}`. Configurations:", "",
              f"- **{first['config']['name']}** (`{portable(first_folder)}`): the reference."]
     for folder, record in others:
-        changes = config_changes(first["config"], record["config"])
+        changes = [f"`{key}`: {before} -> {after}" for key, before, after in
+                   config_changes(first["config"], record["config"])]
         lines.append(f"- **{record['config']['name']}** (`{portable(folder)}`): differs from "
                      f"{first['config']['name']} in " + ("; ".join(changes) if changes else "nothing") + ".")
         inputs = sorted(k for k in set(first["inputs"]) | set(record["inputs"])
@@ -101,7 +81,8 @@ def render_summary(records: list[tuple[Path, dict]]) -> str:
                          f"{s[f'recall@{top}']:.4f} | {s['distinct_words']:,} | — | — | — | — |")
     for _, record in records:
         t = record["training"].get("cgan", {})
-        epochs = f"{t['best_epoch']} / {t['epochs_run']}" if t else "—"
+        short = " (cut short)" if t and cut_short("cgan", record) else ""
+        epochs = f"{t['best_epoch']} / {t['epochs_run']}{short}" if t else "—"
         for name in cgan_rows(record):
             s, d = record["scores"][name], record.get("diagnostics", {}).get(name, {})
             mode = name.split("/")[1]

@@ -250,6 +250,9 @@ def test_summary_puts_configurations_side_by_side_and_names_their_differences(sm
 
     root, _ = smoke_run
     record = json.loads((root / "results" / "metrics.json").read_text())
+    departures = [d for d in record["deviations"] if d.startswith("Settings changed from `experiments/flickr_cgan.yaml`")]
+    assert len(departures) == 1 and "`train.max_epochs` 350 ->" in departures[0]  # the smoke config's own changes
+    assert "encoders." not in departures[0] and "results_dir" not in departures[0]
     variant = json.loads(json.dumps(record))
     variant["config"]["name"] = "variant"
     variant["config"]["train"]["mismatched_weight"] = 0.5
@@ -261,7 +264,7 @@ def test_summary_puts_configurations_side_by_side_and_names_their_differences(sm
     out = tmp_path / "summary.md"
     assert summary.main([str(root / "results"), str(tmp_path / "variant"), "--out", str(out)]) == 0
     text = out.read_text()
-    assert "`train.mismatched_weight`: 0.0 -> 0.5" in text
+    assert "`train.mismatched_weight`: 0.0 -> 0.5" in text and "(cut short)" not in text
     assert "results_dir" not in text and "Not comparable" not in text
     rows = [line for line in text.splitlines() if line.startswith("| variant |")]
     assert len(rows) == len(cgan_samplings(load_experiment(SMOKE))) and "| 0.9870 |" in rows[0]
