@@ -143,25 +143,24 @@ def step_profile(config: str, steps: int = 10) -> dict:
             "matmul_share_of_wall_time": matmul / wall_us}
 
 
-WAIT_POLICIES = ("PASSIVE", "ACTIVE", "unset")
+SPIN_COUNTS = (0, 30_000, 100_000, 300_000, 1_000_000)
 
 
-def wait_policy_seconds(config: str, policies=WAIT_POLICIES) -> dict[str, float]:
-    """Seconds per update under each OpenMP wait policy, each in a fresh process (the policy is
-    read once, when the OpenMP runtime starts). PASSIVE (the Makefile's default) keeps two torch
-    processes on two cores from spinning against each other; a lone process pays for it in every
-    parallel region (idle threads sleep and must be woken)."""
+def spin_count_seconds(config: str, counts=SPIN_COUNTS) -> dict[str, float]:
+    """Seconds per update when OpenMP's idle threads spin GOMP_SPINCOUNT times before they sleep,
+    each in a fresh process (libgomp reads it once, at start). OMP_WAIT_POLICY=PASSIVE, the
+    Makefile's default, means 0: two torch processes on two cores never spin against each other,
+    but a lone process then wakes its sleeping threads in every parallel region; libgomp's own
+    default (no OMP_WAIT_POLICY) is 300,000."""
     code = ("import json, sys, torch; torch.set_num_threads(int(sys.argv[2])); "
             "from benchmarks.training_bench import step_seconds; "
             "print(json.dumps(min(step_seconds(sys.argv[1], steps=30) for _ in range(3))))")
     out = {}
-    for policy in policies:
-        env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-        if policy != "unset":
-            env["OMP_WAIT_POLICY"] = policy
+    for count in counts:
+        env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": str(count)}
         result = subprocess.run([sys.executable, "-c", code, config, str(torch.get_num_threads())], env=env,
                                 capture_output=True, text=True, check=True)
-        out[policy] = json.loads(result.stdout.strip().splitlines()[-1])
+        out[str(count)] = json.loads(result.stdout.strip().splitlines()[-1])
     return out
 
 
@@ -179,7 +178,7 @@ def run(config: str = "experiments/mnist_cgan.yaml", repeats: int = 3) -> dict:
     gflop = profile_["gflop_per_update"]
     bf16_seconds = step_seconds(config, steps=10, bf16=True)
     stacked = stacked_step_seconds(config, members=3)
-    policies = wait_policy_seconds(config)
+    spins = spin_count_seconds(config)
     updates_per_epoch = 500
     return {
         "config": config,
@@ -196,8 +195,9 @@ def run(config: str = "experiments/mnist_cgan.yaml", repeats: int = 3) -> dict:
         "achieved_gflops": gflop / seconds,
         "fraction_of_matmul_peak": gflop / seconds / peak,
         "omp_wait_policy_of_this_process": os.environ.get("OMP_WAIT_POLICY", "unset"),
-        "update_seconds_by_omp_wait_policy": policies,
-        "fraction_of_matmul_peak_by_omp_wait_policy": {k: gflop / v / peak for k, v in policies.items()},
+        "gomp_spincount_of_this_process": os.environ.get("GOMP_SPINCOUNT", "unset"),
+        "update_seconds_by_gomp_spincount": spins,
+        "fraction_of_matmul_peak_by_gomp_spincount": {k: gflop / v / peak for k, v in spins.items()},
         "epoch_seconds": updates_per_epoch * seconds,
         "hours_to_lr_floor_287829_updates": 287_829 * seconds / 3600,
         "bf16_autocast_update_seconds": bf16_seconds,
