@@ -26,7 +26,7 @@ help:
 	@echo "make flickr-wordvecs  skip-gram word vectors -> .cache/flickr/wordvecs, report results/flickr/flickr_wordvecs.md"
 	@echo "make flickr-tags  Flickr: features, word vectors, CGAN + baselines -> results/flickr (Table 2, metrics); BACKBONE=efficientnet-lite0 works offline; SEEDS='1 2' adds CGAN seeds (stacked)"
 	@echo "make flickr-report rebuild results/flickr markdown and figures from their JSON"
-	@echo "make flickr-summary results/flickr/summary.md: the faithful and the matching-aware configuration side by side (after both are evaluated)"
+	@echo "make flickr-summary results/flickr/summary.md: the faithful, matching-aware and diverse configurations side by side (after each is evaluated)"
 	@echo "make sweep CONFIG=experiments/mnist_cgan.yaml SPACE=experiments/sweeps/....yaml [ARGS='--trials 8 --epochs 20']"
 	@echo "                  hyper-parameter sweep on Optuna -> results/<experiment>/sweeps/<study> (python -m cgan.sweep --help)"
 	@echo "make bench       speed benchmarks (training updates/s, Parzen protocol, matmul peak)"
@@ -83,7 +83,7 @@ flickr-report:
 	$(PY) -m multimodal.report
 
 flickr-summary:
-	$(PY) -m multimodal.summary results/flickr results/flickr/matching
+	$(PY) -m multimodal.summary results/flickr results/flickr/matching results/flickr/diverse
 
 sweep:
 	$(PY) -m cgan.sweep --config $(CONFIG) --space $(SPACE) $(ARGS)
