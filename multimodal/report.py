@@ -46,12 +46,31 @@ def is_other_seed(name: str) -> bool:
     return name.startswith("cgan-seed")
 
 
+def other_seed_runs(record: dict) -> list[str]:
+    """The runs of the other seeds ('cgan-seed<S>'), by seed."""
+    return sorted({name.split("/")[0] for name in record["scores"] if is_other_seed(name)},
+                  key=lambda run: int(run.removeprefix("cgan-seed")))
+
+
+def seed_scores(record: dict, mode: str) -> list[dict] | None:
+    """Scores of the config's seed and the other seeds in one sampling mode, in seed order; None
+    when one of them lacks that mode."""
+    rows = [record["scores"].get(f"{run}/{mode}") for run in ["cgan", *other_seed_runs(record)]]
+    return None if any(row is None for row in rows) else rows
+
+
+def diagnostic_cells(d: dict) -> tuple[str, str]:
+    """The 'sample cosine' and 'D own / other image' cells of a method's test diagnostics."""
+    cosine = f"{d['sample_cosine']:.3f}" if "sample_cosine" in d else "—"
+    gap = f"{d['d_matched']:.3f} / {d['d_mismatched']:.3f}" if "d_matched" in d else "—"
+    return cosine, gap
+
+
 def seeds_section(record: dict) -> list[str]:
     """Per sampling mode: P@top and R@top of the config's seed and the other seeds, their mean and
     standard deviation (ddof 1); empty when only the config's seed was evaluated."""
-    top, scores = record["config"]["eval"]["top"], record["scores"]
-    others = sorted({name.split("/")[0] for name in scores if is_other_seed(name)},
-                    key=lambda run: int(run.removeprefix("cgan-seed")))
+    top = record["config"]["eval"]["top"]
+    others = other_seed_runs(record)
     if not others:
         return []
     lines = ["", "## Across seeds", "",
@@ -61,8 +80,8 @@ def seeds_section(record: dict) -> list[str]:
              "|---|---|---|---|---|"]
     seeds = [record["config"]["seed"], *(int(run.removeprefix("cgan-seed")) for run in others)]
     for mode in SAMPLING_LABELS:
-        rows = [scores.get(f"{run}/{mode}") for run in ["cgan", *others]]
-        if any(row is None for row in rows):
+        rows = seed_scores(record, mode)
+        if rows is None:
             continue
         precision = np.array([row[f"precision@{top}"] for row in rows])
         recall = np.array([row[f"recall@{top}"] for row in rows])
@@ -127,8 +146,7 @@ def render_metrics(record: dict) -> str:
         if is_other_seed(name):
             continue
         d = diagnostics.get(name, {})
-        cosine = f"{d['sample_cosine']:.3f}" if "sample_cosine" in d else "—"
-        gap = f"{d['d_matched']:.3f} / {d['d_mismatched']:.3f}" if "d_matched" in d else "—"
+        cosine, gap = diagnostic_cells(d)
         lines.append(f"| {method_label(name, record)} | {s[f'precision@{top}']:.4f} | {s[f'recall@{top}']:.4f} | "
                      f"{s[f'recall@{top}_in_vocabulary']:.4f} | {s[f'any_hit@{top}']:.3f} | "
                      f"{s['distinct_words']:,} | {cosine} | {gap} |")

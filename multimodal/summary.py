@@ -14,13 +14,15 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 from cgan.cli import run_cli
 from cgan.config import config_changes
 from cgan.errors import UserFacingError
 from cgan.files import atomic_write
 from cgan.paths import portable
 from cgan.sampling import SAMPLING_LABELS
-from multimodal.report import cut_short, is_other_seed, method_label
+from multimodal.report import cut_short, diagnostic_cells, method_label, seed_scores
 
 
 def load_records(folders: list[Path]) -> list[tuple[Path, dict]]:
@@ -41,16 +43,12 @@ def cgan_rows(record: dict) -> list[str]:
 
 
 def seed_spread(record: dict, mode: str) -> str:
-    """'mean ± sd over N seeds' of P@top for a sampling mode, or '—' with one seed."""
-    top = record["config"]["eval"]["top"]
-    rows = [s for name, s in record["scores"].items()
-            if name.split("/")[-1] == mode and (name.startswith("cgan/") or is_other_seed(name))]
-    if len(rows) < 2:
+    """'mean ± sd (ddof 1) over N seeds' of P@top for a sampling mode, or '—' with one seed."""
+    rows = seed_scores(record, mode)
+    if rows is None or len(rows) < 2:
         return "—"
-    values = [row[f"precision@{top}"] for row in rows]
-    mean = sum(values) / len(values)
-    sd = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
-    return f"{mean:.4f} ± {sd:.4f} ({len(values)} seeds)"
+    values = np.array([row[f"precision@{record['config']['eval']['top']}"] for row in rows])
+    return f"{values.mean():.4f} ± {values.std(ddof=1):.4f} ({len(values)} seeds)"
 
 
 def render_summary(records: list[tuple[Path, dict]]) -> str:
@@ -86,8 +84,7 @@ def render_summary(records: list[tuple[Path, dict]]) -> str:
         for name in cgan_rows(record):
             s, d = record["scores"][name], record.get("diagnostics", {}).get(name, {})
             mode = name.split("/")[1]
-            cosine = f"{d['sample_cosine']:.3f}" if "sample_cosine" in d else "—"
-            gap = f"{d['d_matched']:.3f} / {d['d_mismatched']:.3f}" if "d_matched" in d else "—"
+            cosine, gap = diagnostic_cells(d)
             headline = " (stopping point)" if mode == record["headline_sampling"] else ""
             lines.append(f"| {record['config']['name']} | CGAN, {SAMPLING_LABELS[mode]}{headline} | "
                          f"{s[f'precision@{top}']:.4f} | {s[f'recall@{top}']:.4f} | {s['distinct_words']:,} | "
