@@ -21,6 +21,7 @@ from cgan.config import config_changes
 from cgan.errors import UserFacingError
 from cgan.files import atomic_write
 from cgan.paths import portable
+from cgan.provenance import provenance
 from cgan.sampling import SAMPLING_LABELS
 from multimodal.report import cut_short, diagnostic_cells, method_label, seed_scores
 
@@ -89,9 +90,11 @@ def render_summary(records: list[tuple[Path, dict]]) -> str:
             lines.append(f"| {record['config']['name']} | CGAN, {SAMPLING_LABELS[mode]}{headline} | "
                          f"{s[f'precision@{top}']:.4f} | {s[f'recall@{top}']:.4f} | {s['distinct_words']:,} | "
                          f"{cosine} | {gap} | {epochs} | {seed_spread(record, mode)} |")
+    written = provenance()
     lines += ["", "Evaluations: " + "; ".join(
         f"{record['config']['name']} at commit `{record['evaluation']['commit']}` on {record['evaluation']['date']}"
-        for _, record in records) + ".", ""]
+        for _, record in records) + ".",
+        f"This table: `{written['command']}` at commit `{written['commit']}` on {written['date']}.", ""]
     return "\n".join(lines)
 
 
