@@ -63,6 +63,10 @@ class TrainSettings:
     # z2 for the same conditions, against a G that ignores its noise; 0 = the paper's G.
     diversity_weight: float = 0.0
     diversity_cap: float = 1.0
+    # Beyond the paper: G also descends weight * (1 - cos(G(z|y), x)) against the real row x of its
+    # condition, the reconstruction term of conditional GANs for translation (Isola et al. 2017,
+    # pix2pix, there with L1); cosine because Flickr's tags are decoded by cosine. 0 = the paper's G.
+    reconstruction_weight: float = 0.0
 
     def check(self) -> None:
         require(self.batch_size >= 1, "train.batch_size must be >= 1")
@@ -83,11 +87,14 @@ class TrainSettings:
         require(self.d_steps >= 1, "train.d_steps must be >= 1 (D updates per G update)")
         require(self.diversity_weight >= 0, "train.diversity_weight must be >= 0 (0 = the paper's G)")
         require(self.diversity_cap > 0, "train.diversity_cap must be > 0")
+        require(self.reconstruction_weight >= 0, "train.reconstruction_weight must be >= 0 (0 = the paper's G)")
 
     def identity(self) -> dict[str, Any]:
-        """The settings that shape the weights (not the epoch budget or patience); the diversity
-        term's settings only when it is on, so that runs keyed before it existed keep their keys."""
-        skip = {"max_epochs", "patience", *(["diversity_weight", "diversity_cap"] if not self.diversity_weight else [])}
+        """The settings that shape the weights (not the epoch budget or patience); the diversity and
+        reconstruction terms' settings only when they are on, so that runs keyed before they
+        existed keep their keys."""
+        skip = {"max_epochs", "patience", *(["diversity_weight", "diversity_cap"] if not self.diversity_weight else []),
+                *(["reconstruction_weight"] if not self.reconstruction_weight else [])}
         return {k: v for k, v in asdict(self).items() if k not in skip}
 
     def noise_rows(self, rows: int) -> int:
@@ -379,7 +386,8 @@ class AdversarialTrainer(Trainer):
 def adversarial_stats(settings: TrainSettings) -> tuple[str, ...]:
     """Names of the per-update statistics adversarial_losses returns for these settings."""
     return (*AdversarialTrainer.STATS, *(["d_mismatched"] if settings.mismatched_weight > 0 else []),
-            *(["diversity"] if settings.diversity_weight > 0 else []))
+            *(["diversity"] if settings.diversity_weight > 0 else []),
+            *(["reconstruction"] if settings.reconstruction_weight > 0 else []))
 
 
 def diversity_ratio(fake: torch.Tensor, fake2: torch.Tensor, z: torch.Tensor, z2: torch.Tensor,
@@ -422,12 +430,18 @@ def adversarial_losses(settings: TrainSettings, generate: Callable, judge: Calla
     if settings.diversity_weight > 0:
         diversity = diversity_ratio(fake, generate(z2, condition), z, z2, settings.diversity_cap)
         g_loss = g_loss - settings.diversity_weight * diversity
+    reconstruction = None
+    if settings.reconstruction_weight > 0:
+        reconstruction = (1 - F.cosine_similarity(fake, data, dim=-1)).mean(-1)
+        g_loss = g_loss + settings.reconstruction_weight * reconstruction
     with torch.no_grad():
         stats = [d_loss, g_loss, torch.sigmoid(real_logits).mean(-1), torch.sigmoid(fake_logits).mean(-1)]
         if matching_aware:
             stats.append(torch.sigmoid(wrong_logits).mean(-1))
         if diversity is not None:
             stats.append(diversity)
+        if reconstruction is not None:
+            stats.append(reconstruction)
         return d_loss, g_loss, torch.stack(stats)
 
 

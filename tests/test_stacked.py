@@ -28,7 +28,8 @@ def weights(trainer):
     return torch.cat([p.detach().flatten() for p in trainer.optimizer.params])
 
 
-@pytest.mark.parametrize("settings", [{}, {"mismatched_weight": 0.5, "d_steps": 2}, {"diversity_weight": 0.5}])
+@pytest.mark.parametrize("settings", [{}, {"mismatched_weight": 0.5, "d_steps": 2}, {"diversity_weight": 0.5},
+                                      {"reconstruction_weight": 0.5}])
 def test_each_stacked_member_matches_its_separate_run(tmp_path, settings):
     seeds = (7, 8, 9)
     alone = [member(tmp_path / f"alone-{s}", s, **settings) for s in seeds]

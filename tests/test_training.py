@@ -241,3 +241,22 @@ def test_a_diversity_term_trains_and_records_its_ratio(tmp_path):
     trainer.fit()
     assert 0 < trainer.history[0]["diversity"] <= settings.diversity_cap
     assert "diversity_weight" in settings.identity() and "diversity_weight" not in TrainSettings().identity()
+
+
+def test_the_reconstruction_term_pulls_the_generator_towards_its_rows_direction():
+    from cgan.training import adversarial_losses
+
+    data, condition = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 0.0]]), torch.eye(3)
+    judge = lambda x, c, rows: x.sum(-1)  # noqa: E731 (any fixed D)
+    same_direction = lambda z, c: data * 5  # noqa: E731  cosine 1 with every row: no cost
+    opposite = lambda z, c: -data  # noqa: E731  cosine -1: the largest cost, 2 per row
+    off, on = TrainSettings(noise_dim=4), TrainSettings(noise_dim=4, reconstruction_weight=0.5)
+    z = torch.randn(3, 4)
+    for generate, distance in ((same_direction, 0.0), (opposite, 2.0)):
+        _, g_off, stats_off = adversarial_losses(off, generate, judge, data, condition, z)
+        _, g_on, stats_on = adversarial_losses(on, generate, judge, data, condition, z)
+        assert len(stats_off) == 4 and stats_on[-1].item() == pytest.approx(distance, abs=1e-6)
+        assert g_on.item() == pytest.approx(g_off.item() + 0.5 * distance, abs=1e-6)
+    assert "reconstruction_weight" in on.identity() and "reconstruction_weight" not in off.identity()
+    with pytest.raises(Exception, match="reconstruction_weight"):
+        TrainSettings(reconstruction_weight=-1.0).check()
