@@ -1,0 +1,20 @@
+"""The benchmark's arithmetic (the timings themselves live in `make bench`, not in tests)."""
+
+import pytest
+
+from benchmarks.training_bench import headroom, optimizer_seconds
+
+
+def test_headroom_splits_an_update_into_matmuls_optimizer_and_the_rest():
+    # 3 GFLOP in 40 ms, 75 % of it in matmuls (30 ms), 3 ms of optimizer, peak 150 GFLOP/s.
+    out = headroom(3.0, 0.040, 0.75, 0.003, 150.0)
+    assert out["matmul_gflops_in_update"] == pytest.approx(100.0)
+    assert out["fraction_of_peak_if_only_matmuls_and_optimizer"] == pytest.approx(3.0 / 0.033 / 150.0)
+    assert out["other_seconds_now"] == pytest.approx(0.007)
+    # 65 % of 150 GFLOP/s for 3 GFLOP is 30.8 ms: less than the matmuls and optimizer take -> negative budget
+    assert out["other_seconds_allowed_for_65pct"] == pytest.approx(3.0 / 97.5 - 0.033)
+    assert out["other_seconds_allowed_for_65pct"] < 0
+
+
+def test_the_optimizer_pass_is_timed_on_the_papers_networks():
+    assert 0 < optimizer_seconds("experiments/mnist_cgan.yaml", steps=2) < 1.0
