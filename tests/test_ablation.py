@@ -34,3 +34,10 @@ def test_verdicts_follow_the_thresholds():
     assert ablation.verdict({**row, "diversity": 0.01}) == "G ignores z (one image per class)"
     assert ablation.verdict({**row, "final_d_fake": 0.001}) == "D wins (G's samples all rejected)"
     assert ablation.dropout_label({"hidden_keep": 1.0, "input_keep": 1.0}) == "none"
+
+
+def test_the_finding_names_each_setting_with_its_decay():
+    rows = [{"noise": "symmetric_uniform", "g_dropout": "keep 0.5 (scaled)", "lr_decay": d, "valid_parzen": v,
+             "diversity": 0.6, "verdict": "G uses z", "epochs_run": 30} for d, v in ((1.00004, 60.0), (1.000004, 70.0))]
+    assert ablation.finding(rows).endswith("is symmetric_uniform noise, G dropout keep 0.5 (scaled), decay 1.000004 "
+                                           "(70.0 nats, diversity 0.60).")

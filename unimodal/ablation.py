@@ -79,18 +79,22 @@ def measure_trial(run_dir: Path, splits, classifier, valid_features: np.ndarray)
             "curve": [(r["epoch"], r.get("valid_parzen")) for r in history]}
 
 
+def setting(row: dict) -> str:
+    return f"{row['noise']} noise, G dropout {row['g_dropout']}, decay {row['lr_decay']}"
+
+
 def finding(rows: list[dict]) -> str:
     """One sentence from the verdicts: which settings let G use z."""
     using = [r for r in rows if r["verdict"] == "G uses z"]
     if not using:
         kinds = sorted({r["verdict"] for r in rows})
         return (f"No setting tried made G use z within {max(r['epochs_run'] for r in rows)} epochs: "
-                + "; ".join(f"{k}: " + ", ".join(f"{r['noise']} / G dropout {r['g_dropout']}" for r in rows
-                                                  if r["verdict"] == k) for k in kinds) + ".")
+                + "; ".join(f"{k}: " + ", ".join(setting(r) for r in rows if r["verdict"] == k)
+                            for k in kinds) + ".")
     best = max(using, key=lambda r: r["valid_parzen"])
-    return ("G uses z with " + "; ".join(f"{r['noise']} noise and G dropout {r['g_dropout']}" for r in using)
-            + f"; the best of these by validation Parzen (protocol) is {best['noise']} noise with G dropout "
-            f"{best['g_dropout']} ({best['valid_parzen']:.1f} nats, diversity {best['diversity']:.2f}).")
+    return ("G uses z with " + "; ".join(setting(r) for r in using)
+            + f"; the best of these by validation Parzen (protocol) is {setting(best)} "
+            f"({best['valid_parzen']:.1f} nats, diversity {best['diversity']:.2f}).")
 
 
 def render(rows: list[dict], record: dict) -> str:
@@ -115,14 +119,14 @@ def render(rows: list[dict], record: dict) -> str:
         f"*no usable digits* when the conditional accuracy < {NO_DIGITS_BELOW:.0%}; *G ignores z* when the "
         f"diversity < {COLLAPSED_BELOW}; else *G uses z*.",
         "",
-        "| noise | G dropout | valid Parzen (protocol) | best epoch / run | conditional accuracy | diversity "
+        "| noise | G dropout | lr decay (per update) | valid Parzen (protocol) | best epoch / run | conditional accuracy | diversity "
         "| Fréchet | D(x) | D(G(z)) | valid Parzen, G dropout on (variant) | verdict |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         variant = "—" if r["valid_parzen_dropout"] is None else f"{r['valid_parzen_dropout']:.1f}"
         lines.append(
-            f"| {r['noise']} | {r['g_dropout']} | {r['valid_parzen']:.1f} | {r['best_epoch']} / {r['epochs_run']} | "
+            f"| {r['noise']} | {r['g_dropout']} | {r['lr_decay']} | {r['valid_parzen']:.1f} | {r['best_epoch']} / {r['epochs_run']} | "
             f"{100 * r['conditional_accuracy']:.1f}% | {r['diversity']:.2f} | {r['frechet']:.2f} | "
             f"{r['final_d_real']:.3f} | {r['final_d_fake']:.3f} | {variant} | {r['verdict']} |")
     lines += ["", "**Finding.** " + record["finding"], "",
@@ -135,7 +139,7 @@ def save_plot(rows: list[dict], path: Path) -> None:
     fig, (curves, scatter) = plt.subplots(1, 2, figsize=(12, 4.5))
     for r in rows:
         points = [(e, v) for e, v in r["curve"] if v is not None]
-        label = f"{r['noise']}, G dropout {r['g_dropout']}"
+        label = setting(r)
         curves.plot(*zip(*points), linewidth=1, label=label)
         scatter.scatter(r["diversity"], r["valid_parzen"], label=label)
     curves.set_xlabel("epoch")
