@@ -75,8 +75,12 @@ class TaggingSettings:
     knn_k: list[int] = field(default_factory=lambda: [1, 5, 10, 20, 50])
     table_images: int = 12
     batch_images: int = 64
+    # ours (0 = off): an epoch is eligible as the stopping point only if its validation tags use at
+    # least this many distinct words; ineligible epochs score P@10 - 1 (below every eligible one)
+    min_distinct_words: int = 0
 
     def check(self) -> None:
+        require(self.min_distinct_words >= 0, "eval.min_distinct_words must be >= 0 (0 = every epoch eligible)")
         for name in ("samples", "nearest", "top", "every_epochs", "table_images", "batch_images"):
             require(getattr(self, name) >= 1, f"eval.{name} must be >= 1")
         require(self.valid_images is None or self.valid_images >= 1, "eval.valid_images must be >= 1 or null")
@@ -130,7 +134,8 @@ def run_identity(cfg: FlickrExperiment, model: str, inputs: dict) -> dict:
                 "generator": to_dict(cfg.generator), "inputs": inputs,
                 "train": cfg.train.identity(),
                 "eval": {k: v for k, v in to_dict(cfg.eval).items()
-                         if k not in ("knn_k", "table_images", "batch_images")}}
+                         if k not in ("knn_k", "table_images", "batch_images")
+                         and not (k == "min_distinct_words" and not v)}}  # keys of runs made before it
     if model == "cgan":
         identity["discriminator"] = to_dict(cfg.discriminator)
     else:

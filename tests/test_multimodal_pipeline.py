@@ -277,3 +277,25 @@ def test_summary_puts_configurations_side_by_side_and_names_their_differences(sm
     assert "Not comparable as it stands" in out.read_text() and "word_vectors" in out.read_text()
     with pytest.raises(UserFacingError, match="evaluate that configuration first"):
         summary.main([str(root / "results"), str(tmp_path / "missing"), "--out", str(out)])
+
+
+def test_min_distinct_words_keeps_collapsed_epochs_from_the_stopping_point(smoke_run, tmp_path):
+    from multimodal.experiment import run_identity
+    from multimodal.validation import selection_score
+
+    assert selection_score({"valid_precision": 0.36, "valid_distinct_words": 125}, 300) == pytest.approx(-0.64)
+    assert selection_score({"valid_precision": 0.33, "valid_distinct_words": 389}, 300) == pytest.approx(0.33)
+    cfg = load_experiment(SMOKE)
+    assert "min_distinct_words" not in run_identity(cfg, "cgan", {})["eval"]  # runs keyed before it keep keys
+    assert run_identity(load_experiment(SMOKE, ["eval.min_distinct_words=300"]), "cgan", {})["eval"][
+        "min_distinct_words"] == 300
+    with pytest.raises(ConfigError, match="min_distinct_words"):
+        load_experiment(SMOKE, ["eval.min_distinct_words=-1"])
+    root, args = smoke_run
+    runs = tmp_path / "runs"
+    assert train.main([*args, "--model", "cgan", "--set", f"run_dir={runs}",
+                       "--set", "eval.min_distinct_words=100000"]) == 0  # no epoch can be eligible
+    history = json.loads(next(runs.glob("*/cgan-*/history.json")).read_text())
+    for record in history:
+        assert record["score"] == pytest.approx(record["valid_precision"] - 1.0)
+        assert record["valid_selection_score"] == record["score"]
