@@ -85,7 +85,7 @@ def _plain(value: Any) -> Any:
 
 
 def _fmt(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"{value:.10g}" if isinstance(value, float) else str(value)  # 1.000004 stays itself
 
 
 def _effect_lines(record: dict, params: list[Param]) -> list[str]:

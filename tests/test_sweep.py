@@ -175,3 +175,10 @@ def test_a_sweep_killed_mid_trial_resumes_that_trial_and_counts_it_once(tmp_path
     retry = next(t for t in trials if t.system_attrs.get("failed_trial") is not None)
     assert retry.system_attrs["failed_trial"] == 0 and retry.user_attrs["run"] == "trial-0000"
     assert len(json.loads(history.read_text())) == 4
+
+
+def test_swept_values_keep_their_digits_in_the_report():
+    from cgan.sweep_report import _fmt
+
+    assert [_fmt(v) for v in (1.000004, 1.00004, 0.03, 5.0, "gaussian")] == ["1.000004", "1.00004", "0.03", "5",
+                                                                           "gaussian"]
