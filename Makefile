@@ -24,9 +24,9 @@ help:
 	@echo "make table1-from-weights  re-evaluate Table 1 from the shipped generators in weights/ (minutes, no training)"
 	@echo "make flickr-features  CNN features of MIR Flickr -> .cache/flickr/features/<backbone> (resumable); BACKBONE=efficientnet-lite0 works offline"
 	@echo "make flickr-wordvecs  skip-gram word vectors -> .cache/flickr/wordvecs, report results/flickr/flickr_wordvecs.md"
-	@echo "make flickr-tags  Flickr: features, word vectors, CGAN + baselines -> results/flickr (Table 2, metrics); BACKBONE=efficientnet-lite0 works offline; SEEDS='1 2' adds CGAN seeds (stacked)"
+	@echo "make flickr-tags  Flickr: features, word vectors, CGAN + baselines -> results/flickr (Table 2, metrics); BACKBONE=efficientnet-lite0 works offline; SEEDS='1 2' adds CGAN seeds (stacked); FLICKR_CONFIG=experiments/flickr_cgan_reconstruction.yaml the best configuration (results/flickr/reconstruction)"
 	@echo "make flickr-report rebuild results/flickr markdown and figures from their JSON"
-	@echo "make flickr-summary results/flickr/summary.md: the faithful, matching-aware and diverse configurations side by side (after each is evaluated)"
+	@echo "make flickr-summary results/flickr/summary.md: the faithful, matching-aware, diverse and reconstruction configurations side by side (after each is evaluated)"
 	@echo "make sweep CONFIG=experiments/mnist_cgan.yaml SPACE=experiments/sweeps/....yaml [ARGS='--trials 8 --epochs 20']"
 	@echo "                  hyper-parameter sweep on Optuna -> results/<experiment>/sweeps/<study> (python -m cgan.sweep --help)"
 	@echo "make bench       speed benchmarks (training updates/s, Parzen protocol, matmul peak)"
@@ -73,8 +73,10 @@ flickr-features:
 flickr-wordvecs:
 	$(PY) -m features.skipgram
 
+FLICKR_CONFIG ?= experiments/flickr_cgan.yaml
+
 flickr-tags:
-	$(PY) -m multimodal.pipeline --config experiments/flickr_cgan.yaml $(if $(BACKBONE),--set encoders.backbone=$(BACKBONE)) $(if $(SEEDS),--seeds $(SEEDS))
+	$(PY) -m multimodal.pipeline --config $(FLICKR_CONFIG) $(if $(BACKBONE),--set encoders.backbone=$(BACKBONE)) $(if $(SEEDS),--seeds $(SEEDS))
 
 flickr-smoke:
 	$(PY) -m pytest -q tests/test_multimodal_pipeline.py
@@ -83,7 +85,7 @@ flickr-report:
 	$(PY) -m multimodal.report
 
 flickr-summary:
-	$(PY) -m multimodal.summary results/flickr results/flickr/matching results/flickr/diverse
+	$(PY) -m multimodal.summary results/flickr results/flickr/matching results/flickr/diverse results/flickr/reconstruction
 
 sweep:
 	$(PY) -m cgan.sweep --config $(CONFIG) --space $(SPACE) $(ARGS)
