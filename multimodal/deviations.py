@@ -48,7 +48,9 @@ def deviations(context: Context) -> list[str]:
         f"{splits['test']['pairs']:,}; {stats['left_out_untagged']:,} untagged image(s) left out; "
         f"{oov['dropped']:,} of {oov['tags']:,} training tags ({oov['distinct_dropped']:,} distinct words) "
         "dropped for lacking a word vector.",
-        f"Stopping point (paper: none given): the epoch with the best validation P@{cfg.eval.top}.",
+        f"Stopping point (paper: none given): the epoch with the best validation P@{cfg.eval.top}"
+        + (f" among those whose validation tags use at least {cfg.eval.min_distinct_words:,} distinct words "
+           "(eval.min_distinct_words)." if cfg.eval.min_distinct_words else "."),
         f"Inputs (paper silent): image features scaled '{cfg.data.feature_scaling}'; word vectors "
         f"{'centred on the vocabulary mean, ' if cfg.data.center_word_vectors else ''}"
         f"{'scaled to unit length' if cfg.data.unit_word_vectors else 'as trained'} (targets and decoding alike)"

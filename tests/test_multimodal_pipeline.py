@@ -299,3 +299,8 @@ def test_min_distinct_words_keeps_collapsed_epochs_from_the_stopping_point(smoke
     for record in history:
         assert record["score"] == pytest.approx(record["valid_precision"] - 1.0)
         assert record["valid_selection_score"] == record["score"]
+    results = tmp_path / "results"
+    assert evaluate.main([*args, "--set", f"run_dir={runs}", "--set", "eval.min_distinct_words=100000",
+                          "--set", f"results_dir={results}", "--write-results"]) == 0
+    assert "among those whose validation tags use at least 100,000 distinct words" in (
+        results / "metrics.md").read_text()  # the header names the rule

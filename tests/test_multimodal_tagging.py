@@ -130,22 +130,18 @@ def test_votes_count_each_word_over_the_samples_nearest_words_in_the_decoding_or
     assert [word for word, _ in votes[:2]] == decoder.words(decoder.decode(samples))[0]
 
 
-def test_the_shipped_tagger_gives_real_test_photos_their_own_tags():
+def test_the_shipped_tagger_gives_real_test_photos_their_own_tags(one_thread):
     """weights/: the Table 2 generator tags real MIR Flickr test photos (numbers above 15,000) with
     words of its vocabulary that match each photo's own user tags more often than another photo's
     (the tags depend on the image), and not with one list for every photo."""
-    import os
-    from pathlib import Path
-
     from features.mirflickr import MirFlickr
     from multimodal.api import DEFAULT_WEIGHTS, load_tagger
+    from tests.test_features_words import REAL_ROOT
 
     assert DEFAULT_WEIGHTS.is_file(), "weights/ ships the generator of Table 2"
-    root = Path(os.environ.get("CGAN_TEST_DATA_ROOT", Path(__file__).resolve().parents[2] / "shared" / "data"))
-    if not (root / "mirflickr25k").is_dir():
-        pytest.skip(f"no MIR Flickr copy at {root} (set CGAN_TEST_DATA_ROOT)")
-    torch.set_num_threads(1)
-    flickr = MirFlickr.at(root)
+    if not (REAL_ROOT / "mirflickr25k").is_dir():
+        pytest.skip(f"no MIR Flickr copy at {REAL_ROOT} (set CGAN_TEST_DATA_ROOT)")
+    flickr = MirFlickr.at(REAL_ROOT)
     numbers = [n for n in flickr.image_numbers if n > 15000 and len(flickr.tags(n)) >= 3][:40]
     tagger = load_tagger(DEFAULT_WEIGHTS)
     tags = tagger.tag_images([flickr.images_dir / f"im{n}.jpg" for n in numbers], seed=0)
