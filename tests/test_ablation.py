@@ -4,7 +4,8 @@ import csv
 import json
 
 from cgan import sweep
-from tests.test_sweep import DATA_ROOT, SMOKE, sweep_args, write_space
+from tests.data_paths import DATA_ROOT
+from tests.test_sweep import SMOKE, sweep_args, write_space
 from unimodal import ablation
 
 

@@ -1,6 +1,5 @@
 """MNIST scoring classifier: shapes, scoring, a short real training run, the weight cache."""
 
-import os
 from types import SimpleNamespace
 
 import numpy as np
@@ -10,6 +9,7 @@ from torch import nn
 
 import cgan.files as files
 from cgan.errors import UserFacingError
+from tests.data_paths import REAL_ROOT
 from unimodal import classifier
 from unimodal.classifier import (
     MnistClassifier,
@@ -25,7 +25,7 @@ from unimodal.mnist_data import load_mnist
 def mnist(tmp_path_factory):
     """Real MNIST, decoded once for the module."""
     return load_mnist(
-        data_root=os.environ.get("CGAN_TEST_DATA_ROOT", "/work/shared/data"),
+        data_root=REAL_ROOT,
         cache_dir=tmp_path_factory.mktemp("cache"),
         progress=False,
     )

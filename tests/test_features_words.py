@@ -4,20 +4,18 @@ readers (MIR Flickr, YFCC100M, plain text) and a small skip-gram training run.""
 import bz2
 import gzip
 import json
-import os
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
 from gensim.models import KeyedVectors
 
 from cgan.errors import ConfigError, DataError
-from cgan.paths import REPO_ROOT
 from features.corpora import Concatenated, MirflickrTags, PlainText, Yfcc100mMetadata
 from features.mirflickr import MirFlickr, image_number, is_train
 from features.skipgram import main, train_word_vectors
 from features.tokens import tag_token, tag_tokens, text_tokens
+from tests.data_paths import REAL_ROOT
 from tests.fixtures_features import make_mirflickr
 
 # ---------------------------------------------------------------- tokens
@@ -212,8 +210,6 @@ def test_cli_missing_corpus_file(tmp_path, mir_root):
 
 
 # ---------------------------------------------------------------- the real copy, when present
-
-REAL_ROOT = Path(os.environ.get("CGAN_TEST_DATA_ROOT", REPO_ROOT.parent / "shared" / "data"))
 
 
 def test_real_mirflickr_copy_and_captions():

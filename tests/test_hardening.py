@@ -21,12 +21,12 @@ from cgan.digest import sha256
 from cgan.errors import ConfigError, UserFacingError
 from cgan.locks import FolderLock
 from cgan.training import TrainSettings
+from tests.data_paths import DATA_ROOT
 from tests.test_training import make_trainer
 from unimodal import generate, train
 from unimodal.experiment import MnistExperiment
 
 REPO = Path(__file__).resolve().parent.parent
-DATA_ROOT = os.environ.get("CGAN_TEST_DATA_ROOT", str(REPO.parent / "shared" / "data"))
 
 
 def test_a_second_training_on_a_locked_run_folder_is_refused_naming_the_holder(tmp_path):

@@ -3,7 +3,6 @@ unimodal.download (faked downloads)."""
 
 import gzip
 import io
-import os
 import shutil
 import struct
 import subprocess
@@ -15,11 +14,10 @@ import numpy as np
 import pytest
 
 from cgan.errors import DataError
-from cgan.paths import REPO_ROOT
+from tests.data_paths import REAL_ROOT
 from unimodal import download, mnist_data
 from unimodal.mnist_data import MNIST_FILES, load_mnist, read_idx
 
-REAL_ROOT = Path(os.environ.get("CGAN_TEST_DATA_ROOT", REPO_ROOT.parent / "shared" / "data"))
 REAL_MNIST = REAL_ROOT / "mnist"
 # Label counts 0..9 from the data README: official training set (train + valid here), test set.
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]

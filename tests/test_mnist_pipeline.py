@@ -1,7 +1,6 @@
 """End to end on real MNIST: the smoke config trains, resumes, evaluates, reports and samples."""
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -10,12 +9,12 @@ import torch
 
 from cgan.digest import sha256
 from cgan.errors import ConfigError, UserFacingError
+from tests.data_paths import DATA_ROOT
 from unimodal import evaluate, generate, report, train
 from unimodal.experiment import load_experiment
 from unimodal.mnist_data import load_mnist
 
 REPO = Path(__file__).resolve().parent.parent
-DATA_ROOT = os.environ.get("CGAN_TEST_DATA_ROOT", str(REPO.parent / "shared" / "data"))
 SMOKE = str(REPO / "experiments" / "mnist_smoke.yaml")
 
 

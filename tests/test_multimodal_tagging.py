@@ -7,6 +7,7 @@ import torch
 
 from multimodal.metrics import tag_scores
 from multimodal.tagging import TagDecoder, Vocabulary, decode_tags, nearest_words, rank_votes
+from tests.data_paths import REAL_ROOT
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -136,7 +137,6 @@ def test_the_shipped_tagger_gives_real_test_photos_their_own_tags(one_thread):
     (the tags depend on the image), and not with one list for every photo."""
     from features.mirflickr import MirFlickr
     from multimodal.api import DEFAULT_WEIGHTS, load_tagger
-    from tests.test_features_words import REAL_ROOT
 
     assert DEFAULT_WEIGHTS.is_file(), "weights/ ships the generator of Table 2"
     if not (REAL_ROOT / "mirflickr25k").is_dir():

@@ -17,10 +17,10 @@ import pytest
 
 from cgan import sweep
 from cgan.errors import ConfigError
+from tests.data_paths import DATA_ROOT
 from unimodal import train
 
 REPO = Path(__file__).resolve().parent.parent
-DATA_ROOT = os.environ.get("CGAN_TEST_DATA_ROOT", str(REPO.parent / "shared" / "data"))
 SMOKE = str(REPO / "experiments" / "mnist_smoke.yaml")
 # Tiny trials: 500 training images (5 updates an epoch), 200 samples scored on 100 images.
 TINY = ["--set", "train_images=500", "--set", "eval.samples_per_class=20", "--set", "eval.valid_images=100"]
