@@ -35,6 +35,8 @@ def test_verdicts_follow_the_thresholds():
     assert ablation.verdict({**row, "diversity": 0.01}) == "G ignores z (one image per class)"
     assert ablation.verdict({**row, "final_d_fake": 0.001}) == "D wins (G's samples all rejected)"
     assert ablation.dropout_label({"hidden_keep": 1.0, "input_keep": 1.0}) == "none"
+    assert ablation.diversity_term_label({"diversity_weight": 0.0}) == "none"
+    assert ablation.diversity_term_label({"diversity_weight": 8.0, "diversity_cap": 0.12}) == "8 (cap 0.12)"
 
 
 def test_the_finding_names_each_setting_with_its_decay():
@@ -42,3 +44,9 @@ def test_the_finding_names_each_setting_with_its_decay():
              "diversity": 0.6, "verdict": "G uses z", "epochs_run": 30} for d, v in ((1.00004, 60.0), (1.000004, 70.0))]
     assert ablation.finding(rows).endswith("is symmetric_uniform noise, G dropout keep 0.5 (scaled), decay 1.000004 "
                                            "(70.0 nats, diversity 0.60).")
+
+
+def test_the_setting_names_a_diversity_term_only_when_there_is_one():
+    row = {"noise": "symmetric_uniform", "g_dropout": "keep 0.5 (scaled)", "lr_decay": 1.00004}
+    assert ablation.setting(row) == "symmetric_uniform noise, G dropout keep 0.5 (scaled), decay 1.00004"
+    assert ablation.setting({**row, "diversity_term": "8 (cap 0.12)"}).endswith(", diversity term 8 (cap 0.12)")

@@ -51,6 +51,12 @@ def dropout_label(g: dict) -> str:
     return f"keep {g['hidden_keep']:g} ({scaled})"
 
 
+def diversity_term_label(train: dict) -> str:
+    """G's diversity-sensitive term (ours, beyond the paper; Yang et al. 2019): 'none' when off."""
+    weight = train.get("diversity_weight", 0.0)
+    return "none" if not weight else f"{weight:g} (cap {train.get('diversity_cap', 1.0):g})"
+
+
 def verdict(row: dict) -> str:
     if row["final_d_fake"] < D_WINS_BELOW:
         return "D wins (G's samples all rejected)"
@@ -71,7 +77,8 @@ def measure_trial(run_dir: Path, splits, classifier, valid_features: np.ndarray)
     history = json.loads((run_dir / "history.json").read_text())
     last = history[-1]
     return {"run": run_dir.name, "noise": cfg.train.noise, "g_dropout": dropout_label(best["config"]["generator"]),
-            "lr_decay": cfg.train.lr_decay, "seed": cfg.seed, "best_epoch": best["epoch"],
+            "lr_decay": cfg.train.lr_decay, "diversity_term": diversity_term_label(best["config"]["train"]),
+            "seed": cfg.seed, "best_epoch": best["epoch"],
             "epochs_run": last["epoch"], "valid_parzen": best["record"]["valid_parzen"],
             "valid_parzen_dropout": best["record"].get("valid_parzen_dropout"),
             "conditional_accuracy": found["conditional_accuracy"], "diversity": found["diversity"]["mean"],
@@ -80,7 +87,9 @@ def measure_trial(run_dir: Path, splits, classifier, valid_features: np.ndarray)
 
 
 def setting(row: dict) -> str:
-    return f"{row['noise']} noise, G dropout {row['g_dropout']}, decay {row['lr_decay']}"
+    term = row.get("diversity_term", "none")
+    return (f"{row['noise']} noise, G dropout {row['g_dropout']}, decay {row['lr_decay']}"
+            + ("" if term == "none" else f", diversity term {term}"))
 
 
 def finding(rows: list[dict]) -> str:
@@ -109,8 +118,10 @@ def render(rows: list[dict], record: dict) -> str:
         f"- Measured by `{prov['command']}` at commit `{prov['commit']}` on {prov['date']} "
         f"({prov['machine']['cpu']}, {prov['wall_seconds']:.0f} s).",
         "- Each trial is a short run of `experiments/mnist_cgan.yaml` (the paper's settings) with the "
-        "listed changes; its checkpoint is the epoch with the best validation Parzen score under the "
-        "protocol (G sampled without dropout, as `parzen_ll.py` samples).",
+        "listed changes (the diversity term, ours and beyond the paper: G also maximises, with that "
+        "weight, mean|G(z1|y) - G(z2|y)| / mean|z1 - z2| capped at the cap, Yang et al. 2019); its "
+        "checkpoint is the epoch with the best validation Parzen score under the protocol (G sampled "
+        "without dropout, as `parzen_ll.py` samples).",
         "- Diagnostics of 1,000 protocol samples per class against the 10,000 validation images (test "
         "images are not used here): conditional accuracy, within-class diversity (1 = as varied as real "
         "digits, 0 = one image per class), Fréchet distance in this repository's classifier's "
@@ -119,14 +130,14 @@ def render(rows: list[dict], record: dict) -> str:
         f"*no usable digits* when the conditional accuracy < {NO_DIGITS_BELOW:.0%}; *G ignores z* when the "
         f"diversity < {COLLAPSED_BELOW}; else *G uses z*.",
         "",
-        "| noise | G dropout | lr decay (per update) | valid Parzen (protocol) | best epoch / run | conditional accuracy | diversity "
+        "| noise | G dropout | lr decay (per update) | G diversity term (ours) | valid Parzen (protocol) | best epoch / run | conditional accuracy | diversity "
         "| Fréchet | D(x) | D(G(z)) | valid Parzen, G dropout on (variant) | verdict |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         variant = "—" if r["valid_parzen_dropout"] is None else f"{r['valid_parzen_dropout']:.1f}"
         lines.append(
-            f"| {r['noise']} | {r['g_dropout']} | {r['lr_decay']} | {r['valid_parzen']:.1f} | {r['best_epoch']} / {r['epochs_run']} | "
+            f"| {r['noise']} | {r['g_dropout']} | {r['lr_decay']} | {r.get('diversity_term', 'none')} | {r['valid_parzen']:.1f} | {r['best_epoch']} / {r['epochs_run']} | "
             f"{100 * r['conditional_accuracy']:.1f}% | {r['diversity']:.2f} | {r['frechet']:.2f} | "
             f"{r['final_d_real']:.3f} | {r['final_d_fake']:.3f} | {variant} | {r['verdict']} |")
     lines += ["", "**Finding.** " + record["finding"], "",
