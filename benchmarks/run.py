@@ -1,11 +1,14 @@
 """`make bench`: every speed target of the project, measured on this machine.
 
-Writes results/bench/bench.json and bench.md. Run it on an otherwise idle machine: a training
-run in the background halves every number.
+Writes results/bench/bench-<cpu>.json and .md, one pair per CPU model (the machines that lend
+this project their cores differ from session to session: an AVX2 AMD EPYC, an AVX-512 Intel Xeon),
+so that one machine's figures never replace another's. Run it on an otherwise idle machine: a
+training run in the background halves every number.
 """
 
 import argparse
 import importlib
+import re
 import time
 from pathlib import Path
 
@@ -34,6 +37,12 @@ def render(results: dict) -> str:
     return "\n".join(lines)
 
 
+def machine_slug(cpu: str) -> str:
+    """A file-name part for a CPU model: 'Intel(R) Xeon(R) Processor' -> 'intel-xeon-processor'."""
+    words = re.sub(r"\((r|tm)\)", "", cpu.lower())
+    return re.sub(r"[^a-z0-9]+", "-", words).strip("-") or "unknown-cpu"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -51,9 +60,10 @@ def main(argv=None) -> int:
         results["benchmarks"][name] = {**module.run(), "wall_seconds": time.perf_counter() - started}
         print(name, results["benchmarks"][name], flush=True)
     out = Path(args.out)
-    write_json(results, out / "bench.json")
-    (out / "bench.md").write_text(render(results))
-    print(f"wrote {out / 'bench.md'}")
+    name = f"bench-{machine_slug(results['provenance']['machine']['cpu'])}"
+    write_json(results, out / f"{name}.json")
+    (out / f"{name}.md").write_text(render(results))
+    print(f"wrote {out / name}.md")
     return 0
 
 

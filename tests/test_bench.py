@@ -18,3 +18,11 @@ def test_headroom_splits_an_update_into_matmuls_optimizer_and_the_rest():
 
 def test_the_optimizer_pass_is_timed_on_the_papers_networks():
     assert 0 < optimizer_seconds("experiments/mnist_cgan.yaml", steps=2) < 1.0
+
+
+def test_each_cpu_model_gets_its_own_bench_file():
+    from benchmarks.run import machine_slug
+
+    assert machine_slug("Intel(R) Xeon(R) Processor") == "intel-xeon-processor"
+    assert machine_slug("AMD EPYC 7763 64-Core Processor") == "amd-epyc-7763-64-core-processor"
+    assert machine_slug("") == "unknown-cpu"
