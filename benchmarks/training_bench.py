@@ -206,16 +206,30 @@ def spin_count_seconds(config: str, counts=SPIN_COUNTS) -> dict[str, float]:
     Makefile's default, means 0: two torch processes on two cores never spin against each other,
     but a lone process then wakes its sleeping threads in every parallel region; libgomp's own
     default (no OMP_WAIT_POLICY) is 300,000."""
+    return {str(count): fresh_process_step_seconds(config, GOMP_SPINCOUNT=str(count)) for count in counts}
+
+
+def malloc_tuning_seconds(config: str) -> dict[str, float]:
+    """Seconds per update with glibc's allocator tuned as every command tunes it (cgan.allocator)
+    and with its defaults, each in a fresh process, best of three turns each."""
+    turns = {"tuned": [], "glibc_default": []}
+    for _ in range(3):
+        turns["tuned"].append(fresh_process_step_seconds(config))
+        turns["glibc_default"].append(fresh_process_step_seconds(config, CGAN_MALLOC_TUNING="0"))
+    return {name: min(values) for name, values in turns.items()}
+
+
+def fresh_process_step_seconds(config: str, **env: str) -> float:
+    """Best of three step_seconds in a new Python process with these environment variables (and
+    OMP_WAIT_POLICY=PASSIVE): for settings that the C libraries read once, at start."""
     code = ("import json, sys, torch; torch.set_num_threads(int(sys.argv[2])); "
+            "from cgan.allocator import keep_freed_memory; keep_freed_memory(); "
             "from benchmarks.training_bench import step_seconds; "
             "print(json.dumps(min(step_seconds(sys.argv[1], steps=30) for _ in range(3))))")
-    out = {}
-    for count in counts:
-        env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": str(count)}
-        result = subprocess.run([sys.executable, "-c", code, config, str(torch.get_num_threads())], env=env,
-                                capture_output=True, text=True, check=True)
-        out[str(count)] = json.loads(result.stdout.strip().splitlines()[-1])
-    return out
+    result = subprocess.run([sys.executable, "-c", code, config, str(torch.get_num_threads())],
+                            env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE", **env},
+                            capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def run(config: str = "experiments/mnist_cgan.yaml", repeats: int = 3) -> dict:
@@ -233,6 +247,7 @@ def run(config: str = "experiments/mnist_cgan.yaml", repeats: int = 3) -> dict:
     bf16_seconds = step_seconds(config, steps=10, bf16=True)
     stacked = stacked_step_seconds(config, members=3)
     spins = spin_count_seconds(config)
+    malloc = malloc_tuning_seconds(config)
     updates_per_epoch = 500
     return {
         "config": config,
@@ -254,6 +269,8 @@ def run(config: str = "experiments/mnist_cgan.yaml", repeats: int = 3) -> dict:
         "gomp_spincount_of_this_process": os.environ.get("GOMP_SPINCOUNT", "unset"),
         "update_seconds_by_gomp_spincount": spins,
         "fraction_of_matmul_peak_by_gomp_spincount": {k: gflop / v / peak for k, v in spins.items()},
+        "update_seconds_by_malloc_setting": malloc,
+        "malloc_tuning_speedup": malloc["glibc_default"] / malloc["tuned"],
         "epoch_seconds": updates_per_epoch * seconds,
         "hours_to_lr_floor_287829_updates": 287_829 * seconds / 3600,
         "bf16_autocast_update_seconds": bf16_seconds,
