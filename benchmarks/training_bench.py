@@ -209,24 +209,31 @@ def spin_count_seconds(config: str, counts=SPIN_COUNTS) -> dict[str, float]:
     return {str(count): fresh_process_step_seconds(config, GOMP_SPINCOUNT=str(count)) for count in counts}
 
 
-def malloc_tuning_seconds(config: str) -> dict[str, float]:
+def malloc_tuning_seconds(config: str, turns: int = 4) -> dict[str, dict[str, float]]:
     """Seconds per update with glibc's allocator tuned as every command tunes it (cgan.allocator)
-    and with its defaults, each in a fresh process, best of three turns each."""
-    turns = {"tuned": [], "glibc_default": []}
-    for _ in range(3):
-        turns["tuned"].append(fresh_process_step_seconds(config))
-        turns["glibc_default"].append(fresh_process_step_seconds(config, CGAN_MALLOC_TUNING="0"))
-    return {name: min(values) for name, values in turns.items()}
+    and with its defaults, on one thread (a training run beside another) and on all: each a fresh
+    process, the two settings alternating, the median of ``turns`` processes each (this VM's speed
+    drifts too much for one turn to tell a 10% change)."""
+    out = {}
+    for threads in sorted({1, torch.get_num_threads()}):
+        seconds = {"tuned": [], "glibc_default": []}
+        for _ in range(turns):
+            seconds["tuned"].append(fresh_process_step_seconds(config, threads))
+            seconds["glibc_default"].append(fresh_process_step_seconds(config, threads, CGAN_MALLOC_TUNING="0"))
+        medians = {name: float(np.median(values)) for name, values in seconds.items()}
+        out[f"{threads}_threads"] = {**medians, "speedup": medians["glibc_default"] / medians["tuned"]}
+    return out
 
 
-def fresh_process_step_seconds(config: str, **env: str) -> float:
-    """Best of three step_seconds in a new Python process with these environment variables (and
-    OMP_WAIT_POLICY=PASSIVE): for settings that the C libraries read once, at start."""
+def fresh_process_step_seconds(config: str, threads: int | None = None, **env: str) -> float:
+    """Best of three step_seconds in a new Python process on ``threads`` threads (default: this
+    process's) with these environment variables (and OMP_WAIT_POLICY=PASSIVE): for settings that
+    the C libraries read once, at start."""
     code = ("import json, sys, torch; torch.set_num_threads(int(sys.argv[2])); "
             "from cgan.allocator import keep_freed_memory; keep_freed_memory(); "
             "from benchmarks.training_bench import step_seconds; "
             "print(json.dumps(min(step_seconds(sys.argv[1], steps=30) for _ in range(3))))")
-    result = subprocess.run([sys.executable, "-c", code, config, str(torch.get_num_threads())],
+    result = subprocess.run([sys.executable, "-c", code, config, str(threads or torch.get_num_threads())],
                             env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE", **env},
                             capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -272,7 +279,6 @@ def run(config: str = "experiments/mnist_cgan.yaml", repeats: int = 3) -> dict:
         "update_seconds_by_gomp_spincount": spins,
         "fraction_of_matmul_peak_by_gomp_spincount": {k: gflop / v / peak for k, v in spins.items()},
         "update_seconds_by_malloc_setting": malloc,
-        "malloc_tuning_speedup": malloc["glibc_default"] / malloc["tuned"],
         "epoch_seconds": updates_per_epoch * seconds,
         "hours_to_lr_floor_287829_updates": 287_829 * seconds / 3600,
         "bf16_autocast_update_seconds": bf16_seconds,
