@@ -50,3 +50,42 @@ def test_the_setting_names_a_diversity_term_only_when_there_is_one():
     row = {"noise": "symmetric_uniform", "g_dropout": "keep 0.5 (scaled)", "lr_decay": 1.00004}
     assert ablation.setting(row) == "symmetric_uniform noise, G dropout keep 0.5 (scaled), decay 1.00004"
     assert ablation.setting({**row, "diversity_term": "8 (cap 0.12)"}).endswith(", diversity term 8 (cap 0.12)")
+
+
+def test_a_trial_whose_run_folder_is_gone_keeps_its_earlier_row_and_one_never_measured_is_an_error(
+        tmp_path, one_thread):
+    import shutil
+
+    import pytest
+
+    from cgan.errors import UserFacingError
+
+    space = write_space(tmp_path / "space.yaml", "train.noise: [unit_uniform, symmetric_uniform]\n")
+    assert sweep.main(sweep_args(tmp_path, space, "--sampler", "grid", "--epochs", "1", "--study", "keep",
+                                 "--set", "eval.sample_with_dropout=false")) == 0
+    common = ["--config", SMOKE, "--data-root", DATA_ROOT, "--cache-dir", str(tmp_path / "cache"),
+              "--set", f"run_dir={tmp_path / 'runs'}", "--set", f"results_dir={tmp_path / 'results'}",
+              "--threads", "1", "--study", "keep"]
+    assert ablation.main(common) == 0
+    path = tmp_path / "results" / "ablation.json"
+    first = json.loads(path.read_text())
+    assert [r["study"] for r in first["rows"]] == ["keep", "keep"]
+    # A record written before rows named their study: matched by the sweep's trial order.
+    for row in first["rows"]:
+        del row["study"], row["measured_at"]
+    first["provenance"]["commit"] = "0123456789abcdef"
+    path.write_text(json.dumps(first))
+    gone = first["rows"][0]["run"]
+    shutil.rmtree(tmp_path / "runs" / "sweeps" / "keep" / gone)
+
+    assert ablation.main(common) == 0
+    second = json.loads(path.read_text())
+    carried = [r for r in second["rows"] if r["run"] == gone]
+    assert len(second["rows"]) == 2 and len(carried) == 1
+    assert carried[0]["measured_at"] == "0123456789abcdef"
+    assert carried[0]["diversity"] == first["rows"][0]["diversity"]
+    assert "`0123456789ab`" in (tmp_path / "results" / "ablation.md").read_text()
+
+    path.unlink()
+    with pytest.raises(UserFacingError, match="run the sweep again"):
+        ablation.main(common)

@@ -7,6 +7,11 @@ protocol draws them (G without dropout): conditional accuracy, within-class dive
 Frechet distance in the scoring classifier's features. With the end-of-run D(x) and D(G(z)) from
 the trial's history, each trial gets a verdict, and the verdicts one sentence.
 
+A trial whose run folder is gone (checkpoints are never committed, and a fresh clone or a new
+machine has none) keeps the row measured for it earlier, carried over from the previous
+ablation.json with the commit it was measured at; a trial with neither is an error that says which
+sweep to run again.
+
 Example: python -m unimodal.ablation --study mnist_cgan-mnist_noise_dropout
 """
 
@@ -86,6 +91,31 @@ def measure_trial(run_dir: Path, splits, classifier, valid_features: np.ndarray)
             "curve": [(r["epoch"], r.get("valid_parzen")) for r in history]}
 
 
+def earlier_rows(path: Path, sweeps_dir: Path) -> dict[tuple[str, str], dict]:
+    """The rows of a previous ablation.json, by (study, trial run). Rows written before rows named
+    their study are matched in the order they were measured: each study's completed trials in
+    turn, as its sweep.json lists them (their run names must agree, else they are not reused)."""
+    if not path.is_file():
+        return {}
+    record = json.loads(path.read_text())
+    measured = record.get("provenance", {}).get("commit", "unknown")
+    order = []
+    for study in record.get("studies", []):
+        sweep = sweeps_dir / study / "sweep.json"
+        trials = json.loads(sweep.read_text())["trials"] if sweep.is_file() else []
+        order += [(study, t["run"]) for t in trials if t["state"] == "COMPLETE"]
+    found = {}
+    for i, row in enumerate(record.get("rows", [])):
+        if "study" in row:
+            key = (row["study"], row["run"])
+        elif i < len(order) and order[i][1] == row["run"]:
+            key = order[i]
+        else:
+            continue
+        found[key] = {**row, "study": key[0], "measured_at": row.get("measured_at", measured)}
+    return found
+
+
 def setting(row: dict) -> str:
     term = row.get("diversity_term", "none")
     return (f"{row['noise']} noise, G dropout {row['g_dropout']}, decay {row['lr_decay']}"
@@ -116,7 +146,8 @@ def render(rows: list[dict], record: dict) -> str:
         f"- Sweeps: {', '.join(f'`{s}`' for s in record['studies'])} (each trial's settings, command and "
         "provenance: `results/mnist/sweeps/<study>/`).",
         f"- Measured by `{prov['command']}` at commit `{prov['commit']}` on {prov['date']} "
-        f"({prov['machine']['cpu']}, {prov['wall_seconds']:.0f} s).",
+        f"({prov['machine']['cpu']}, {prov['wall_seconds']:.0f} s). A row whose 'measured at' differs was "
+        "carried over from the previous ablation.json: its trial's run folder was gone at this run.",
         "- Each trial is a short run of `experiments/mnist_cgan.yaml` (the paper's settings) with the "
         "listed changes (the diversity term, ours and beyond the paper: G also maximises, with that "
         "weight, mean|G(z1|y) - G(z2|y)| / mean|z1 - z2| capped at the cap, Yang et al. 2019); its "
@@ -131,15 +162,16 @@ def render(rows: list[dict], record: dict) -> str:
         f"diversity < {COLLAPSED_BELOW}; else *G uses z*.",
         "",
         "| noise | G dropout | lr decay (per update) | G diversity term (ours) | valid Parzen (protocol) | best epoch / run | conditional accuracy | diversity "
-        "| Fréchet | D(x) | D(G(z)) | valid Parzen, G dropout on (variant) | verdict |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| Fréchet | D(x) | D(G(z)) | valid Parzen, G dropout on (variant) | verdict | measured at |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         variant = "—" if r["valid_parzen_dropout"] is None else f"{r['valid_parzen_dropout']:.1f}"
         lines.append(
             f"| {r['noise']} | {r['g_dropout']} | {r['lr_decay']} | {r.get('diversity_term', 'none')} | {r['valid_parzen']:.1f} | {r['best_epoch']} / {r['epochs_run']} | "
             f"{100 * r['conditional_accuracy']:.1f}% | {r['diversity']:.2f} | {r['frechet']:.2f} | "
-            f"{r['final_d_real']:.3f} | {r['final_d_fake']:.3f} | {variant} | {r['verdict']} |")
+            f"{r['final_d_real']:.3f} | {r['final_d_fake']:.3f} | {variant} | {r['verdict']} | "
+            f"`{r.get('measured_at', prov['commit'])[:12]}` |")
     lines += ["", "**Finding.** " + record["finding"], "",
               "`ablation.png`: validation Parzen (protocol) per epoch of every trial, and diversity against "
               "validation Parzen.", ""]
@@ -178,23 +210,35 @@ def main(argv: list[str] | None = None) -> int:
     classifier = load_or_train_classifier(splits, cache_dir(args.cache_dir), epochs=cfg.eval.classifier_epochs,
                                           min_accuracy=cfg.eval.classifier_min_accuracy)
     valid_features = penultimate_features(classifier, splits.valid_x).numpy()
+    out = cfg.results
+    earlier = earlier_rows(out / "ablation.json", out / "sweeps")
+    commit = provenance()["commit"]
     rows = []
     for study in args.study:
         sweep = cfg.results / "sweeps" / study / "sweep.json"
         if not sweep.is_file():
             raise UserFacingError(f"no sweep results {sweep}: run python -m cgan.sweep first")
         for trial in json.loads(sweep.read_text())["trials"]:
-            if trial["state"] == "COMPLETE":
-                run_dir = cfg.path(cfg.run_dir) / "sweeps" / study / trial["run"]
-                rows.append(measure_trial(run_dir, splits, classifier, valid_features))
-                print(f"{trial['run']}: {rows[-1]['noise']}, G dropout {rows[-1]['g_dropout']}: "
-                      f"diversity {rows[-1]['diversity']:.2f}", flush=True)
+            if trial["state"] != "COMPLETE":
+                continue
+            run_dir = cfg.path(cfg.run_dir) / "sweeps" / study / trial["run"]
+            if (run_dir / "best.pt").is_file():
+                rows.append({**measure_trial(run_dir, splits, classifier, valid_features), "study": study,
+                             "measured_at": commit})
+            elif (study, trial["run"]) in earlier:
+                rows.append(earlier[(study, trial["run"])])
+            else:
+                raise UserFacingError(
+                    f"trial {trial['run']} of sweep {study} has no checkpoint ({run_dir / 'best.pt'}) and no "
+                    f"earlier measurement in {out / 'ablation.json'}: run the sweep again (its command is in "
+                    f"{sweep.parent / 'sweep.md'}), then this command")
+            print(f"{study} {trial['run']}: {rows[-1]['noise']}, G dropout {rows[-1]['g_dropout']}: "
+                  f"diversity {rows[-1]['diversity']:.2f} (measured at {rows[-1]['measured_at'][:12]})", flush=True)
     for row in rows:
         row["verdict"] = verdict(row)
     record = {"studies": args.study, "finding": finding(rows), "rows": rows,
               "config": to_dict(cfg),  # the scoring settings; each trial's own config is in its sweep
               "provenance": {**provenance(), "wall_seconds": round(time.perf_counter() - started, 1)}}
-    out = cfg.results
     write_json(record, out / "ablation.json")
     (out / "ablation.md").write_text(render(rows, record))
     columns = [k for k in rows[0] if k != "curve"]
