@@ -35,7 +35,7 @@ from cgan.config import to_dict  # noqa: E402
 from cgan.errors import UserFacingError  # noqa: E402
 from cgan.files import atomic_write, write_json  # noqa: E402
 from cgan.paths import cache_dir  # noqa: E402
-from cgan.provenance import provenance  # noqa: E402
+from cgan.provenance import git_commit, provenance  # noqa: E402
 from unimodal.api import generator_from_checkpoint  # noqa: E402
 from unimodal.classifier import load_or_train_classifier, penultimate_features  # noqa: E402
 from unimodal.diagnostics import diagnose  # noqa: E402
@@ -171,7 +171,7 @@ def render(rows: list[dict], record: dict) -> str:
             f"| {r['noise']} | {r['g_dropout']} | {r['lr_decay']} | {r.get('diversity_term', 'none')} | {r['valid_parzen']:.1f} | {r['best_epoch']} / {r['epochs_run']} | "
             f"{100 * r['conditional_accuracy']:.1f}% | {r['diversity']:.2f} | {r['frechet']:.2f} | "
             f"{r['final_d_real']:.3f} | {r['final_d_fake']:.3f} | {variant} | {r['verdict']} | "
-            f"`{r.get('measured_at', prov['commit'])[:12]}` |")
+            f"`{r['measured_at'][:12]}` |")
     lines += ["", "**Finding.** " + record["finding"], "",
               "`ablation.png`: validation Parzen (protocol) per epoch of every trial, and diversity against "
               "validation Parzen.", ""]
@@ -212,10 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     valid_features = penultimate_features(classifier, splits.valid_x).numpy()
     out = cfg.results
     earlier = earlier_rows(out / "ablation.json", out / "sweeps")
-    commit = provenance()["commit"]
+    commit = git_commit()
     rows = []
     for study in args.study:
-        sweep = cfg.results / "sweeps" / study / "sweep.json"
+        sweep = out / "sweeps" / study / "sweep.json"
         if not sweep.is_file():
             raise UserFacingError(f"no sweep results {sweep}: run python -m cgan.sweep first")
         for trial in json.loads(sweep.read_text())["trials"]:
