@@ -1,6 +1,7 @@
 """The benchmark's arithmetic (the timings themselves live in `make bench`, not in tests)."""
 
 import pytest
+import torch
 
 from benchmarks.training_bench import headroom, optimizer_seconds
 
@@ -26,3 +27,18 @@ def test_each_cpu_model_gets_its_own_bench_file():
     assert machine_slug("Intel(R) Xeon(R) Processor") == "intel-xeon-processor"
     assert machine_slug("AMD EPYC 7763 64-Core Processor") == "amd-epyc-7763-64-core-processor"
     assert machine_slug("") == "unknown-cpu"
+
+
+def test_masks_drawn_up_front_for_a_compiled_update_are_the_eager_updates_masks():
+    """The compiled-update benchmark draws every dropout mask before its graph runs: uncompiled,
+    that update must be the eager one bit for bit (same masks, same order), so that the compiled
+    one differs from it by rounding only."""
+    from benchmarks.training_bench import _compiled_losses_trainer, _trainer
+
+    eager, eager_batches = _trainer("experiments/mnist_smoke.yaml")
+    given, given_batches = _compiled_losses_trainer("experiments/mnist_smoke.yaml", compile_losses=False)
+    for _ in range(3):
+        eager.step(*next(eager_batches), 0.5)
+        given.step(*next(given_batches), 0.5)
+    assert all(torch.equal(a, b) for a, b in zip(eager.optimizer.params, given.optimizer.params, strict=True))
+    assert given.masks.rng.bit_generator.state == eager.masks.rng.bit_generator.state
