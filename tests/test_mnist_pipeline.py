@@ -50,7 +50,7 @@ def test_smoke_run_writes_a_table1_row_with_provenance(smoke_run):
         assert set(result["diversity"]) == {*map(str, range(10)), "mean"} and result["diversity"]["mean"] > 0
         assert set(result["frechet"]) == {*map(str, range(10)), "mean", "overall"}
         assert result["frechet"]["overall"] > 0
-    assert {"valid_parzen", "valid_parzen_dropout"} <= set(row["history"][0])
+    assert {"valid_parzen", "valid_parzen_dropout", "valid_diversity", "valid_diversity_dropout"} <= set(row["history"][0])
     assert row["config"]["seed"] == 1234 and row["evaluation"]["commit"]
     assert (root / "results" / "smoke_samples.png").stat().st_size > 1000
     assert (root / "results" / "mnist_cgan_interpolation.png").stat().st_size > 1000
@@ -195,3 +195,21 @@ def test_seeds_trained_together_match_separate_runs(smoke_run, tmp_path):
     assert "## Across seeds" in table and f"| 2 | {means.mean():.1f} ± {means.std(ddof=1):.1f} |" in table
     with pytest.raises(UserFacingError, match="twice"):
         train.main([*common, "--seeds", "5", "5"])
+
+
+def test_the_validation_record_shows_a_generator_that_ignores_its_noise():
+    """valid_diversity, recorded every epoch: ~0 once G's noise tower is silenced (each class one
+    image), clearly above 0 for a freshly initialised G (small against uniform-noise 'images')."""
+    from unimodal.experiment import build_networks
+    from unimodal.validation import validation_score
+
+    cfg = load_experiment("experiments/mnist_smoke.yaml")
+    rng = np.random.default_rng(0)
+    valid_x, valid_y = rng.random((1000, 784), dtype=np.float32), rng.integers(0, 10, 1000)
+    generator, _ = build_networks(cfg, valid_x)
+    assert validation_score(generator, cfg, valid_x, valid_y)(1)["valid_diversity"] > 1e-3
+    with torch.no_grad():
+        for layer in generator.main_tower.modules():
+            if isinstance(layer, torch.nn.Linear):
+                layer.weight.zero_()
+    assert validation_score(generator, cfg, valid_x, valid_y)(1)["valid_diversity"] < 1e-6

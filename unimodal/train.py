@@ -47,7 +47,7 @@ def make_trainer(cfg: MnistExperiment, splits: MnistSplits, run_dir: Path, progr
     generator, discriminator = build_networks(cfg, splits.train_x[: cfg.train_images])
     return AdversarialTrainer(
         generator, discriminator, make_batches(cfg, splits), cfg.train, run_dir, cfg.seed,
-        evaluate=validation_score(generator, cfg, splits.valid_x), identity=run_identity(cfg),
+        evaluate=validation_score(generator, cfg, splits.valid_x, splits.valid_y), identity=run_identity(cfg),
         config=to_dict(cfg), progress=progress, device=pick_device(cfg.device), after_epoch=after_epoch)
 
 
