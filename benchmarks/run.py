@@ -2,7 +2,8 @@
 
 Writes results/bench/bench-<cpu>.json and .md, one pair per CPU model (the machines that lend
 this project their cores differ from session to session: an AVX2 AMD EPYC, an AVX-512 Intel Xeon),
-so that one machine's figures never replace another's. Run it on an otherwise idle machine: a
+so that one machine's figures never replace another's; `--only gpu` on a machine with a GPU writes
+results/bench/bench-<gpu>.json and .md. Run it on an otherwise idle machine: a
 training run in the background halves every number.
 """
 
@@ -21,6 +22,7 @@ BENCHMARKS = {
     "training": "benchmarks.training_bench",
     "parzen": "benchmarks.parzen_bench",
     "features": "benchmarks.features_bench",
+    "gpu": "benchmarks.gpu_bench",
 }
 
 
@@ -43,6 +45,14 @@ def machine_slug(cpu: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", words).strip("-") or "unknown-cpu"
 
 
+def bench_machine(machine: dict, only: list[str] | None) -> str | None:
+    """Whose figures a run holds: the GPU's when only the GPU was measured (None without a GPU:
+    nothing was measured, and no file is written), else the CPU's."""
+    if only == ["gpu"]:
+        return machine.get("gpu")
+    return machine["cpu"]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -60,7 +70,11 @@ def main(argv=None) -> int:
         results["benchmarks"][name] = {**module.run(), "wall_seconds": time.perf_counter() - started}
         print(name, results["benchmarks"][name], flush=True)
     out = Path(args.out)
-    name = f"bench-{machine_slug(results['provenance']['machine']['cpu'])}"
+    measured = bench_machine(results["provenance"]["machine"], args.only)
+    if measured is None:
+        print("no GPU seen by torch on this machine: nothing measured, no file written")
+        return 0
+    name = f"bench-{machine_slug(measured)}"
     write_json(results, out / f"{name}.json")
     (out / f"{name}.md").write_text(render(results))
     print(f"wrote {out / name}.md")

@@ -379,8 +379,6 @@ def run(config: str = "experiments/mnist_cgan.yaml", repeats: int = 3) -> dict:
         **{f"flickr_{name}_{k}": v for name, flickr in (("paper", "experiments/flickr_cgan.yaml"),
                                                          ("matching", "experiments/flickr_cgan_matching.yaml"))
            for k, v in flickr_step_seconds(flickr).items()},
-        **({f"cuda_{k}": v for k, v in gpu_run(config).items()} if torch.cuda.is_available() else
-           {"cuda": "no GPU seen by torch on this machine"}),
     }
 
 

@@ -16,12 +16,13 @@ from cgan.paths import REPO_ROOT
 
 
 def git_commit() -> str:
-    """HEAD's hash, with '+dirty' when tracked files differ from it."""
+    """HEAD's hash, with '+dirty' when tracked files differ from it. In a copy of the tree without
+    its .git folder (e.g. sent to a GPU machine), the hash that $CGAN_GIT_COMMIT states, else 'unknown'."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True,
                               text=True, check=False).stdout.strip()
 
-    commit = git("rev-parse", "HEAD") or "unknown"
+    commit = git("rev-parse", "HEAD") or os.environ.get("CGAN_GIT_COMMIT") or "unknown"
     dirty = git("status", "--porcelain", "--untracked-files=no")
     return commit + ("+dirty" if dirty else "")
 

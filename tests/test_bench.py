@@ -29,6 +29,18 @@ def test_each_cpu_model_gets_its_own_bench_file():
     assert machine_slug("") == "unknown-cpu"
 
 
+def test_a_gpu_only_run_is_filed_under_the_gpu_and_says_so_without_one():
+    from benchmarks.gpu_bench import run
+    from benchmarks.run import bench_machine
+
+    machine = {"cpu": "Intel(R) Xeon(R) Processor", "gpu": "NVIDIA H200"}
+    assert bench_machine(machine, ["gpu"]) == "NVIDIA H200"
+    assert bench_machine(machine, None) == bench_machine(machine, ["training", "gpu"]) == machine["cpu"]
+    assert bench_machine({"cpu": "x"}, ["gpu"]) is None  # nothing measured: no CPU file overwritten
+    if not torch.cuda.is_available():
+        assert run() == {"cuda": "no GPU seen by torch on this machine"}
+
+
 def test_masks_drawn_up_front_for_a_compiled_update_are_the_eager_updates_masks():
     """The compiled-update benchmark draws every dropout mask before its graph runs: uncompiled,
     that update must be the eager one bit for bit (same masks, same order), so that the compiled

@@ -251,3 +251,15 @@ def test_the_recorded_command_is_the_module_form_and_quotes_what_needs_it(monkey
     monkeypatch.setattr("sys.argv", [str(REPO_ROOT / "multimodal" / "diagnostics.py"), "--run", "a label=runs/x",
                                      "--set", "seed=3"])
     assert command_line() == "python -m multimodal.diagnostics --run 'a label=runs/x' --set seed=3"
+
+
+def test_a_tree_copied_without_git_records_the_commit_it_was_told(tmp_path, monkeypatch):
+    """A GPU machine gets the working tree without .git: results there record $CGAN_GIT_COMMIT."""
+    import cgan.provenance
+
+    assert len(cgan.provenance.git_commit().split("+")[0]) == 40  # this checkout: git answers
+    monkeypatch.setattr(cgan.provenance, "REPO_ROOT", tmp_path)
+    monkeypatch.delenv("CGAN_GIT_COMMIT", raising=False)
+    assert cgan.provenance.git_commit() == "unknown"
+    monkeypatch.setenv("CGAN_GIT_COMMIT", "0123abc")
+    assert cgan.provenance.git_commit() == "0123abc"
