@@ -18,7 +18,7 @@ help:
 	@echo "make mnist       train + evaluate the CGAN and the GAN, then write results/mnist (Table 1, Figure 2)"
 	@echo "make mnist-cgan  only the conditional net (resumable: run again to continue)"
 	@echo "make mnist-gan   only Goodfellow's unconditional net"
-	@echo "make mnist-gan-open the unconditional net as its code trained it: no 600-epoch cap, on to the lr floor (days on a CPU; resumable)"
+	@echo "make mnist-gan-open the unconditional net as its code trained it: no 600-epoch cap, on to the lr floor (days on a CPU; resumable; starts from runs/mnist_gan's epochs when there)"
 	@echo "make mnist-smoke the MNIST pipeline end to end on a small slice, in a minute (outputs under runs/)"
 	@echo "make flickr-smoke the Flickr pipeline end to end on a tiny generated MIR-Flickr-shaped data set (its test)"
 	@echo "make tables      rebuild results/mnist/table1.md and curves.png from the JSON files"
@@ -60,7 +60,7 @@ mnist-gan:
 	$(PY) -m unimodal.train --config experiments/mnist_gan.yaml
 
 mnist-gan-open:
-	$(PY) -m unimodal.train --config experiments/mnist_gan_open.yaml
+	$(PY) -m unimodal.train --config experiments/mnist_gan_open.yaml $(if $(wildcard runs/mnist_gan/last.pt),--continue-from runs/mnist_gan)
 
 mnist-smoke:
 	$(PY) -m unimodal.train --config experiments/mnist_smoke.yaml --fresh

@@ -213,3 +213,28 @@ def test_the_validation_record_shows_a_generator_that_ignores_its_noise():
             if isinstance(layer, torch.nn.Linear):
                 layer.weight.zero_()
     assert validation_score(generator, cfg, valid_x, valid_y)(1)["valid_diversity"] < 1e-6
+
+
+def test_a_longer_run_continues_from_a_shorter_one_as_if_trained_straight(smoke_run, tmp_path):
+    """--continue-from (mnist_gan_open after mnist_gan): the copied epochs plus the new ones give the
+    weights a straight run to that epoch gives; other settings are refused before anything is copied."""
+    from cgan.checkpoint import load_checkpoint
+
+    root, common = smoke_run
+    runs = tmp_path / "runs"
+    longer = [*common, "--set", f"run_dir={runs}", "--set", "train.max_epochs=3", "--no-evaluate"]
+    assert train.main([*longer, "--set", "name=longer", "--continue-from", str(root / "runs" / "mnist_cgan")]) == 0
+    assert train.main([*longer, "--set", "name=straight"]) == 0
+    continued, straight = load_checkpoint(runs / "longer" / "last.pt"), load_checkpoint(runs / "straight" / "last.pt")
+    assert continued["epoch"] == 3 and len(continued["sessions"]) == 3  # two copied sessions, then this one
+    for net in ("generator", "discriminator"):
+        for name, value in straight[net].items():
+            assert torch.equal(continued[net][name], value), name
+    assert [r["score"] for r in continued["history"]] == [r["score"] for r in straight["history"]]
+    assert (runs / "longer" / "best.pt").is_file()
+    with pytest.raises(UserFacingError, match="other settings.*nothing was copied"):
+        train.main([*longer, "--set", "name=other", "--set", "seed=7",
+                    "--continue-from", str(root / "runs" / "mnist_cgan")])
+    assert not (runs / "other" / "last.pt").exists()
+    with pytest.raises(UserFacingError, match="no last.pt"):
+        train.main([*longer, "--set", "name=other", "--continue-from", str(tmp_path / "nothing")])

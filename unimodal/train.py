@@ -6,6 +6,9 @@ checkpoint in runs/<name>/ (pass --fresh to discard it).
 Several seeds in one process: --seeds 1 2 3 trains them as one stack (cgan.stacked), each in
 runs/<name>-seed<S>/ with its results as <name>-seed<S>.json: what a separate run with
 --set seed=S --set name=<name>-seed<S> gives (to float rounding; bit for bit on the CPU here).
+
+A longer run can start from a shorter one of the same settings: --continue-from runs/mnist_gan
+(with experiments/mnist_gan_open.yaml) copies that run's checkpoints and trains on from there.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import torch
 
 from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.config import to_dict
+from cgan.continuation import start_from_run
 from cgan.errors import UserFacingError
 from cgan.paths import cache_dir
 from cgan.stacked import StackedTrainer
@@ -88,7 +92,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="per-epoch progress bar (default: when stderr is a terminal)")
     parser.add_argument("--seeds", type=int, nargs="+", metavar="S",
                         help="train these seeds together in one process, each in runs/<name>-seed<S>/")
+    parser.add_argument("--continue-from", metavar="RUN_DIR",
+                        help="start from another run folder's checkpoints when this run has none yet, e.g. "
+                             "mnist_gan_open from runs/mnist_gan (the same epochs: the budget is not part of "
+                             "a run's settings); refused if any setting that shapes the weights differs; with --fresh, this "
+                             "run's own checkpoints are deleted first")
     args = parser.parse_args(argv)
+    if args.continue_from and args.seeds:
+        parser.error("--continue-from starts one run; it cannot be combined with --seeds")
     cfg = load_experiment(args.config, args.overrides)
     cfg.route_tryout_results(args.overrides, args.write_results)
     set_threads(args.threads or cfg.threads)
@@ -96,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     for member in configs:
         if args.fresh and member.run_root.exists():
             shutil.rmtree(member.run_root)
+    if args.continue_from:
+        start_from_run(args.continue_from, cfg.run_root, run_identity(cfg))
     splits = load_mnist(args.data_root, args.cache_dir)
     if args.seeds:
         StackedTrainer([make_trainer(member, splits, member.run_root, args.progress) for member in configs]).fit()
