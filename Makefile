@@ -10,7 +10,7 @@ ifdef DATA_ROOT
 export CGAN_DATA_ROOT := $(DATA_ROOT)
 endif
 
-.PHONY: help setup setup-dev test lint sweep flickr-smoke mnist mnist-cgan mnist-gan mnist-gan-open mnist-smoke tables table1-from-weights bench clean-runs flickr-features flickr-wordvecs flickr-tags flickr-report flickr-summary
+.PHONY: help setup setup-dev test lint status sweep flickr-smoke mnist mnist-cgan mnist-gan mnist-gan-open mnist-smoke tables table1-from-weights bench clean-runs flickr-features flickr-wordvecs flickr-tags flickr-report flickr-summary
 
 help:
 	@echo "make setup       create $(VENV) and install everything (requirements.txt + this package)"
@@ -21,6 +21,7 @@ help:
 	@echo "make mnist-gan-open the unconditional net as its code trained it: no 600-epoch cap, on to the lr floor (days on a CPU; resumable; starts from runs/mnist_gan's epochs when there)"
 	@echo "make mnist-smoke the MNIST pipeline end to end on a small slice, in a minute (outputs under runs/)"
 	@echo "make flickr-smoke the Flickr pipeline end to end on a tiny generated MIR-Flickr-shaped data set (its test)"
+	@echo "make status      where every run under runs/ stands: epoch of budget, best epoch, training now?, hours left"
 	@echo "make tables      rebuild results/mnist/table1.md and curves.png from the JSON files"
 	@echo "make table1-from-weights  re-evaluate Table 1 from the shipped generators in weights/ (minutes, no training)"
 	@echo "make flickr-features  CNN features of MIR Flickr -> .cache/flickr/features/<backbone> (resumable); BACKBONE=efficientnet-lite0 works offline"
@@ -64,6 +65,9 @@ mnist-gan-open:
 
 mnist-smoke:
 	$(PY) -m unimodal.train --config experiments/mnist_smoke.yaml --fresh
+
+status:
+	$(PY) -m cgan.run_status
 
 tables:
 	$(PY) -m unimodal.report
