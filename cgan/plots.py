@@ -22,16 +22,17 @@ def save_curves(histories: dict[str, list[dict]], path: Path, panels: list[Panel
     fig, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.5 * rows), squeeze=False)
     for ax in axes.flat[len(panels):]:
         ax.set_axis_off()
+    colours = {name: f"C{index % 10}" for index, name in enumerate(histories)}  # a run keeps its colour
     for ax, (keys, title) in zip(axes.flat, panels):
         paired = len(keys) == 2 and keys[1] == keys[0] + "_dropout"  # one measure, two sampling modes
         for name, history in histories.items():
-            for key in keys:
+            for index, key in enumerate(keys):
                 points = [(r["epoch"], r[key]) for r in history if r.get(key) is not None]
                 if points:
                     dropout = paired and key == keys[1]
                     line = name if len(keys) == 1 or paired else f"{name}: {key}"
-                    ax.plot(*zip(*points), linewidth=1, linestyle="--" if dropout else "-",
-                            label=f"{line} (G dropout on)" if dropout else line)
+                    ax.plot(*zip(*points), linewidth=1, linestyle=("-", "--", ":", "-.")[index % 4],
+                            color=colours[name], label=f"{line} (G dropout on)" if dropout else line)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)

@@ -30,7 +30,8 @@ MEASURED = [("mnist_gan", "Adversarial nets"), ("mnist_cgan", "Conditional adver
                                    "term 8 (departures: paper U[0,1], decay 1.00004, no such term)")]
 CURVE_PANELS = [(("d_loss",), "discriminator loss"), (("g_loss",), "generator loss"),
                 (("d_fake",), "mean D(G(z)) during training"),
-                (("valid_parzen", "valid_parzen_dropout"), "validation Parzen LL (nats)")]
+                (("valid_parzen", "valid_parzen_dropout"), "validation Parzen LL (nats)"),
+                (("valid_diversity", "valid_diversity_dropout"), "within-class diversity, validation (1 = real digits)")]
 
 
 def load_rows(results: Path) -> dict[str, dict]:
