@@ -14,7 +14,8 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from benchmarks import bench_main
-from cgan.training import AdversarialTrainer, ShuffledBatches
+from cgan.adversarial import AdversarialTrainer
+from cgan.training import ShuffledBatches
 from unimodal.experiment import build_networks, load_experiment
 from unimodal.train import make_batches
 
@@ -205,8 +206,8 @@ def _compiled_losses_trainer(config: str, compile_losses: bool = True):
     drawn up front in the order the eager update draws them (so the same masks), its gradients
     taken as the eager update takes them (two autograd.grad calls). ``compile_losses=False``: the
     same with masks drawn up front but nothing compiled (the eager update, exactly)."""
+    from cgan.adversarial import adversarial_losses, judge_pairs
     from cgan.noise import sample_noise
-    from cgan.training import adversarial_losses, judge_pairs
 
     trainer, batches = _trainer(config)
     settings, g, d = trainer.settings, trainer.generator, trainer.discriminator

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from cgan.adversarial import AdversarialTrainer, adversarial_losses, judge_pairs
 from cgan.errors import UserFacingError
 from cgan.files import remove_stale_temp_files
 from cgan.layers import DropoutMasks, Maxout, TowerNet
@@ -30,7 +31,6 @@ from cgan.locks import FolderLock
 from cgan.noise import sample_noise
 from cgan.optim import MomentumSGD
 from cgan.provenance import provenance
-from cgan.training import AdversarialTrainer, adversarial_losses, judge_pairs
 
 
 class StackedMasks:

@@ -16,13 +16,14 @@ from pathlib import Path
 
 import torch
 
+from cgan.adversarial import AdversarialTrainer
 from cgan.checkpoint import load_checkpoint
 from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.config import to_dict
 from cgan.errors import UserFacingError
 from cgan.stacked import StackedTrainer
 from cgan.sweep_target import SweepTarget
-from cgan.training import AdversarialTrainer, ShuffledBatches, Trainer, pick_device
+from cgan.training import ShuffledBatches, Trainer, pick_device
 from multimodal.baselines import RegressorTrainer
 from multimodal.context import MODELS, Context, prepare
 from multimodal.experiment import FlickrExperiment, build_networks, load_experiment

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from cgan.adversarial import AdversarialTrainer
 from cgan.checkpoint import load_checkpoint
 from cgan.errors import UserFacingError
 from cgan.stacked import StackedTrainer
-from cgan.training import AdversarialTrainer, ShuffledBatches, TrainSettings
+from cgan.training import ShuffledBatches, TrainSettings
 from tests.test_training import D, G
 
 

@@ -5,9 +5,10 @@ import pytest
 import torch
 
 import cgan.checkpoint as checkpoint
+from cgan.adversarial import AdversarialTrainer, mismatched_rows
 from cgan.errors import UserFacingError
 from cgan.experiment import NetworkSettings
-from cgan.training import AdversarialTrainer, ShuffledBatches, Trainer, TrainSettings, mismatched_rows
+from cgan.training import ShuffledBatches, Trainer, TrainSettings
 
 G = NetworkSettings(main_layers=["relu 16"], condition_layers=["relu 8"], joint_layers=["relu 16"],
                     output_layer="sigmoid 12", init_range=0.05, hidden_keep=0.5)
@@ -208,7 +209,7 @@ def test_with_k_discriminator_steps_the_generator_moves_on_every_kth_minibatch_o
 
 
 def test_the_diversity_term_rewards_a_generator_for_using_its_noise():
-    from cgan.training import adversarial_losses, diversity_ratio
+    from cgan.adversarial import adversarial_losses, diversity_ratio
 
     z, z2 = torch.zeros(3, 4), torch.ones(3, 4)  # mean |z - z2| = 1 in every row
     fake, fake2 = torch.zeros(3, 2), torch.tensor([[0.5, 0.5], [2.0, 2.0], [0.0, 0.0]])
@@ -244,7 +245,7 @@ def test_a_diversity_term_trains_and_records_its_ratio(tmp_path):
 
 
 def test_the_reconstruction_term_pulls_the_generator_towards_its_rows_direction():
-    from cgan.training import adversarial_losses
+    from cgan.adversarial import adversarial_losses
 
     data, condition = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 0.0]]), torch.eye(3)
     judge = lambda x, c, rows: x.sum(-1)  # noqa: E731 (any fixed D)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from cgan.adversarial import AdversarialTrainer
 from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.config import to_dict
 from cgan.continuation import start_from_run
@@ -27,7 +28,7 @@ from cgan.errors import UserFacingError
 from cgan.paths import cache_dir
 from cgan.stacked import StackedTrainer
 from cgan.sweep_target import SweepTarget
-from cgan.training import AdversarialTrainer, ShuffledBatches, pick_device
+from cgan.training import ShuffledBatches, pick_device
 from unimodal.evaluate import evaluate_and_write
 from unimodal.experiment import MnistExperiment, build_networks, load_experiment, one_hot, run_identity
 from unimodal.mnist_data import MnistSplits, load_mnist
