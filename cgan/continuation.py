@@ -8,13 +8,12 @@ the source's history and training sessions (so its results say how its epochs we
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 from cgan.checkpoint import load_checkpoint, save_checkpoint
 from cgan.errors import UserFacingError
-from cgan.files import atomic_write
+from cgan.files import write_json
 from cgan.locks import FolderLock
 from cgan.training import identity_conflicts
 
@@ -41,8 +40,7 @@ def start_from_run(source: str | Path, target: str | Path, identity: dict[str, A
         if (source / "best.pt").is_file():
             best = load_checkpoint(source / "best.pt")
             save_checkpoint({**best, "identity": identity}, target / "best.pt")
-        if (source / "history.json").is_file():
-            atomic_write(target / "history.json", lambda handle: _copy_into(source / "history.json", handle))
+        write_json(last["history"], target / "history.json")  # as Trainer.save writes it
         save_checkpoint({**last, "identity": identity}, target / "last.pt")
     print(f"started {target} from {source}'s checkpoints (epoch {last['epoch']})", flush=True)
     return True
@@ -50,8 +48,3 @@ def start_from_run(source: str | Path, target: str | Path, identity: dict[str, A
 
 def _unnamed(identity: Any) -> Any:
     return {k: v for k, v in identity.items() if k != "name"} if isinstance(identity, dict) else identity
-
-
-def _copy_into(path: Path, handle) -> None:
-    with open(path, "rb") as source:
-        shutil.copyfileobj(source, handle)

@@ -56,9 +56,18 @@ class FolderLock:
             self.handle = None
 
 
-def _describe_holder(text: str) -> str:
+def holder_note(text: str) -> dict | None:
+    """The note a lock's holder wrote into the lock file (pid, host, purpose, command), or None
+    when the file holds none (never locked, or written by something else)."""
     try:
         info = json.loads(text)
-        return f"process {info['pid']} on {info['host']} ({info['purpose']}: {info['command']})"
+        return {"pid": int(info["pid"]), "host": info["host"], "purpose": info["purpose"], "command": info["command"]}
     except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _describe_holder(text: str) -> str:
+    info = holder_note(text)
+    if info is None:
         return "another process"
+    return f"process {info['pid']} on {info['host']} ({info['purpose']}: {info['command']})"

@@ -19,7 +19,7 @@ from typing import Any
 from cgan.checkpoint import load_checkpoint
 from cgan.cli import run_cli
 from cgan.errors import UserFacingError
-from cgan.locks import LOCK_NAME
+from cgan.locks import LOCK_NAME, holder_note
 from cgan.paths import REPO_ROOT
 
 RECENT_EPOCHS = 5  # the pace of a run: its last few epochs (training and validation)
@@ -30,19 +30,18 @@ def training_process(folder: Path) -> int | None:
     None when that process is gone. Reads the lock's note only: taking the lock, even for a
     moment, could turn a starting run away."""
     try:
-        note = json.loads((folder / LOCK_NAME).read_text())
-        pid, host = int(note["pid"]), note["host"]
-    except (OSError, ValueError, KeyError, TypeError):
+        note = holder_note((folder / LOCK_NAME).read_text())
+    except OSError:
         return None
-    if host != socket.gethostname() or note.get("purpose") != "training":
+    if note is None or note["host"] != socket.gethostname() or note["purpose"] != "training":
         return None
     try:
-        os.kill(pid, 0)
+        os.kill(note["pid"], 0)
     except ProcessLookupError:
         return None
-    except PermissionError:
-        return pid
-    return pid
+    except PermissionError:  # alive, but another user's
+        pass
+    return note["pid"]
 
 
 def run_status(folder: Path, root: Path) -> dict[str, Any] | None:
