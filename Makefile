@@ -16,7 +16,7 @@ help:
 	@echo "make setup       create $(VENV) and install everything (requirements.txt + this package)"
 	@echo "make test        run the test suite"
 	@echo "make mnist       train + evaluate the CGAN and the GAN, then write results/mnist (Table 1, Figure 2)"
-	@echo "make mnist-cgan  only the conditional net (resumable: run again to continue)"
+	@echo "make mnist-cgan  only the conditional net (resumable: run again to continue); MNIST_CONFIG=experiments/mnist_cgan_diverse16.yaml another configuration, SEEDS='1 2' those seeds stacked in one process (runs/<name>-seed<S>)"
 	@echo "make mnist-gan   only Goodfellow's unconditional net"
 	@echo "make mnist-gan-open the unconditional net as its code trained it: no 600-epoch cap, on to the lr floor (days on a CPU; resumable; starts from runs/mnist_gan's epochs when there)"
 	@echo "make mnist-smoke the MNIST pipeline end to end on a small slice, in a minute (outputs under runs/)"
@@ -54,8 +54,10 @@ lint:
 
 mnist: mnist-cgan mnist-gan tables
 
+MNIST_CONFIG ?= experiments/mnist_cgan.yaml
+
 mnist-cgan:
-	$(PY) -m unimodal.train --config experiments/mnist_cgan.yaml
+	$(PY) -m unimodal.train --config $(MNIST_CONFIG) $(if $(SEEDS),--seeds $(SEEDS))
 
 mnist-gan:
 	$(PY) -m unimodal.train --config experiments/mnist_gan.yaml
