@@ -8,6 +8,20 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
+
+# Fonts that cover Chinese, Japanese and Korean, tried in this order after a figure's own family:
+# MIR Flickr's tags include a few (e.g. 台灣), which DejaVu draws as empty boxes.
+CJK_FONTS = ("Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Sans CJK TC", "Noto Sans CJK KR",
+             "Source Han Sans", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Droid Sans Fallback",
+             "AR PL UMing CN", "Microsoft YaHei", "MS Gothic", "PingFang SC", "Hiragino Sans")
+
+def with_cjk_fallback(family: str) -> list[str]:
+    """``family`` followed by the installed fonts of CJK_FONTS: matplotlib falls back glyph by glyph
+    along the list, so tags in those scripts are drawn; with none installed they stay boxes."""
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return [family, *(name for name in CJK_FONTS if name in installed)]
+
 
 # A panel: the history keys drawn in it and its title. A pair (key, key + '_dropout') is one measure
 # in two sampling modes, the second drawn dashed (the generator sampled with its dropout on); other

@@ -20,7 +20,7 @@ from PIL import Image  # noqa: E402
 from cgan.cli import report_parser, run_cli  # noqa: E402
 from cgan.files import atomic_write  # noqa: E402
 from cgan.paths import resolve  # noqa: E402
-from cgan.plots import save_curves  # noqa: E402
+from cgan.plots import save_curves, with_cjk_fallback  # noqa: E402
 from cgan.sampling import SAMPLING_LABELS  # noqa: E402
 
 PAPER_EXAMPLE = ("Paper Table 2, for comparison: a photo tagged *water, river* got *creek, lake, "
@@ -221,7 +221,8 @@ def save_table2_figure(record: dict, path: Path, columns: int = 2) -> None:
         wrap = "\n".join
         text = (f"user tags + annotations:\n{wrap(textwrap.wrap(', '.join(row['truth']), 60)[:3])}\n\n"
                 f"generated:\n{wrap(textwrap.wrap(', '.join(row['generated'].get(headline, [])), 60))}")
-        text_ax.text(0, 0.95, text, va="top", ha="left", fontsize=8, family="monospace", wrap=True)
+        text_ax.text(0, 0.95, text, va="top", ha="left", fontsize=8, family=with_cjk_fallback("monospace"),
+                     wrap=True)
     fig.suptitle(f"Generated tags (conditional adversarial net, {SAMPLING_LABELS[record['headline_sampling']]})",
                  fontsize=10)
     fig.tight_layout()
@@ -247,11 +248,11 @@ def save_votes_figure(record: dict, path: Path, images: int = 6) -> bool:
             with Image.open(resolve(row["path"])) as image:
                 image_ax.imshow(image.convert("RGB"))
         image_ax.set_title(f"im{row['image']}: " + "\n".join(textwrap.wrap(", ".join(row["truth"]), 40)[:3]),
-                           fontsize=7)
+                           fontsize=7, family=with_cjk_fallback("sans-serif"))
         words, counts = zip(*row["votes"])
         colors = ["tab:green" if word in row["truth"] else "tab:gray" for word in words]
         bar_ax.barh(range(len(words)), counts, color=colors)
-        bar_ax.set_yticks(range(len(words)), words, fontsize=7)
+        bar_ax.set_yticks(range(len(words)), words, fontsize=7, family=with_cjk_fallback("sans-serif"))
         bar_ax.invert_yaxis()
         bar_ax.axhline(min(top, len(words)) - 0.5, color="k", linestyle="--", linewidth=0.8)
         bar_ax.set_xlim(0, samples)
