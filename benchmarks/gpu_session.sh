@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One GPU session, as one command: the GPU's benchmark figures, then Table 1's runs (the CGAN as
-# written, the GAN, and the diverse CGANs (diversity weights 8 and 16) with 3 seeds each) trained side by side on the GPU for
+# written, the GAN, the CGAN with the GAN code's noise and decay, and the diverse CGANs (diversity
+# weights 8 and 16) with 3 seeds each) trained side by side on the GPU for
 # TRAIN_SECONDS, each evaluated under the paper's protocol from its best validation epoch (a run
 # the clock stopped is marked partial, with its epochs), Table 1 rebuilt, their generators
 # exported (fp16), and all of it packed for the repository it came from.
@@ -13,7 +14,7 @@
 # holding mnist/):
 #   CGAN_DATA_ROOT=<folder> CGAN_GIT_COMMIT=<the commit this tree is> PACK=<folder> \
 #       bash benchmarks/gpu_session.sh
-# PACK receives session.tar.gz (results/, weights' .sha256 files, logs) and the four generators'
+# PACK receives session.tar.gz (results/, weights' .sha256 files, logs) and the five generators'
 # .safetensors (each under 16 MiB); unpack with `tar -xzf session.tar.gz` in the repository and
 # copy the .safetensors into weights/. CGAN_GIT_COMMIT matters where the tree has no .git folder.
 set -u
@@ -34,9 +35,11 @@ $PY -m benchmarks.run --only gpu > runs/logs/gpu_bench.log 2>&1 || say "benchmar
 # Each run stops at its epoch budget or when the clock says so (SIGTERM: checkpoints are written
 # atomically at each epoch's end, so the last finished epoch is kept).
 train() { timeout -s TERM "$TRAIN_SECONDS" $PY -m unimodal.train --no-evaluate --no-progress --threads "$THREADS" "${EXTRA[@]}" "$@"; }
-say "training for at most ${TRAIN_SECONDS}s: mnist_cgan, mnist_gan, mnist_cgan_diverse and mnist_cgan_diverse16 (seeds 1234, 1, 2)"
+say "training for at most ${TRAIN_SECONDS}s: mnist_cgan, mnist_gan, and mnist_cgan_symdecay, mnist_cgan_diverse and mnist_cgan_diverse16 (seeds 1234, 1, 2)"
 train --config experiments/mnist_cgan.yaml > runs/logs/mnist_cgan.log 2>&1 &
 train --config experiments/mnist_gan.yaml > runs/logs/mnist_gan.log 2>&1 &
+train --config experiments/mnist_cgan_symdecay.yaml > runs/logs/mnist_cgan_symdecay.log 2>&1 &
+train --config experiments/mnist_cgan_symdecay.yaml --seeds 1 2 > runs/logs/mnist_cgan_symdecay-seeds.log 2>&1 &
 train --config experiments/mnist_cgan_diverse.yaml > runs/logs/mnist_cgan_diverse.log 2>&1 &
 train --config experiments/mnist_cgan_diverse.yaml --seeds 1 2 > runs/logs/mnist_cgan_diverse-seeds.log 2>&1 &
 train --config experiments/mnist_cgan_diverse16.yaml > runs/logs/mnist_cgan_diverse16.log 2>&1 &
@@ -47,7 +50,7 @@ evaluate() { $PY -m unimodal.evaluate --write-results --threads "$THREADS" "${EX
 say "evaluating under the protocol"
 evaluate --config experiments/mnist_cgan.yaml > runs/logs/eval_mnist_cgan.log 2>&1  # trains the scoring classifier once
 evaluate --config experiments/mnist_gan.yaml > runs/logs/eval_mnist_gan.log 2>&1 &
-for variant in diverse diverse16; do
+for variant in symdecay diverse diverse16; do
     evaluate --config experiments/mnist_cgan_$variant.yaml > runs/logs/eval_mnist_cgan_$variant.log 2>&1 &
     for seed in 1 2; do
         evaluate --config experiments/mnist_cgan_$variant.yaml --set seed=$seed --set name=mnist_cgan_$variant-seed$seed \
@@ -58,7 +61,7 @@ wait
 $PY -m unimodal.report > runs/logs/report.log 2>&1
 
 say "exporting the generators"
-for name in mnist_cgan mnist_gan mnist_cgan_diverse mnist_cgan_diverse16; do
+for name in mnist_cgan mnist_gan mnist_cgan_symdecay mnist_cgan_diverse mnist_cgan_diverse16; do
     if [ -f runs/$name/best.pt ]; then
         $PY -m unimodal.export --checkpoint runs/$name/best.pt --out weights/$name.safetensors --half \
             >> runs/logs/export.log 2>&1 && cp weights/$name.safetensors "$PACK/"
