@@ -26,6 +26,8 @@ PAPER_TABLE1 = [
 ]
 MEASURED = [("mnist_gan", "Adversarial nets"), ("mnist_cgan", "Conditional adversarial nets"),
             ("mnist_cgan_symnoise", "Conditional adversarial nets, z ~ U[-√3, √3] (departure: paper U[0,1])"),
+            ("mnist_cgan_symdecay", "Conditional adversarial nets, z ~ U[-√3, √3], decay 1.000004 "
+                                    "(departures: paper U[0,1], decay 1.00004; both the GAN code's)"),
             ("mnist_cgan_diverse", "Conditional adversarial nets, z ~ U[-√3, √3], decay 1.000004, G's diversity "
                                    "term 8 (departures: paper U[0,1], decay 1.00004, no such term)"),
             ("mnist_cgan_diverse16", "Conditional adversarial nets, z ~ U[-√3, √3], decay 1.000004, G's diversity "
