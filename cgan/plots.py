@@ -16,6 +16,7 @@ CJK_FONTS = ("Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Sans CJK TC", "Noto S
              "Source Han Sans", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Droid Sans Fallback",
              "AR PL UMing CN", "Microsoft YaHei", "MS Gothic", "PingFang SC", "Hiragino Sans")
 
+
 def with_cjk_fallback(family: str) -> list[str]:
     """``family`` followed by the installed fonts of CJK_FONTS: matplotlib falls back glyph by glyph
     along the list, so tags in those scripts are drawn; with none installed they stay boxes."""
