@@ -212,6 +212,7 @@ def save_table2_figure(record: dict, path: Path, columns: int = 2) -> None:
                              gridspec_kw={"width_ratios": [1, 2.6] * columns}, squeeze=False)
     for ax in axes.flat:
         ax.set_axis_off()
+    families = with_cjk_fallback("monospace")
     for i, row in enumerate(rows):
         image_ax, text_ax = axes[i // columns, 2 * (i % columns)], axes[i // columns, 2 * (i % columns) + 1]
         if resolve(row["path"]).is_file():
@@ -221,8 +222,7 @@ def save_table2_figure(record: dict, path: Path, columns: int = 2) -> None:
         wrap = "\n".join
         text = (f"user tags + annotations:\n{wrap(textwrap.wrap(', '.join(row['truth']), 60)[:3])}\n\n"
                 f"generated:\n{wrap(textwrap.wrap(', '.join(row['generated'].get(headline, [])), 60))}")
-        text_ax.text(0, 0.95, text, va="top", ha="left", fontsize=8, family=with_cjk_fallback("monospace"),
-                     wrap=True)
+        text_ax.text(0, 0.95, text, va="top", ha="left", fontsize=8, family=families, wrap=True)
     fig.suptitle(f"Generated tags (conditional adversarial net, {SAMPLING_LABELS[record['headline_sampling']]})",
                  fontsize=10)
     fig.tight_layout()
@@ -242,17 +242,18 @@ def save_votes_figure(record: dict, path: Path, images: int = 6) -> bool:
     top, samples = record["config"]["eval"]["top"], record["config"]["eval"]["samples"]
     fig, axes = plt.subplots(len(rows), 2, figsize=(9, 2.6 * len(rows)), squeeze=False,
                              gridspec_kw={"width_ratios": [1, 2.4]})
+    families = with_cjk_fallback("sans-serif")
     for (image_ax, bar_ax), row in zip(axes, rows):
         image_ax.set_axis_off()
         if resolve(row["path"]).is_file():
             with Image.open(resolve(row["path"])) as image:
                 image_ax.imshow(image.convert("RGB"))
         image_ax.set_title(f"im{row['image']}: " + "\n".join(textwrap.wrap(", ".join(row["truth"]), 40)[:3]),
-                           fontsize=7, family=with_cjk_fallback("sans-serif"))
+                           fontsize=7, family=families)
         words, counts = zip(*row["votes"])
         colors = ["tab:green" if word in row["truth"] else "tab:gray" for word in words]
         bar_ax.barh(range(len(words)), counts, color=colors)
-        bar_ax.set_yticks(range(len(words)), words, fontsize=7, family=with_cjk_fallback("sans-serif"))
+        bar_ax.set_yticks(range(len(words)), words, fontsize=7, family=families)
         bar_ax.invert_yaxis()
         bar_ax.axhline(min(top, len(words)) - 0.5, color="k", linestyle="--", linewidth=0.8)
         bar_ax.set_xlim(0, samples)
