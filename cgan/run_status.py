@@ -26,22 +26,41 @@ RECENT_EPOCHS = 5  # the pace of a run: its last few epochs (training and valida
 
 
 def training_process(folder: Path) -> int | None:
-    """The pid of the live process on this machine that holds (or last held) the folder's lock;
-    None when that process is gone. Reads the lock's note only: taking the lock, even for a
-    moment, could turn a starting run away."""
+    """The pid of the live process on this machine that holds the folder's lock; None when none
+    does. Reads the lock's note and asks the kernel whether the lock is held: taking the lock,
+    even for a moment, could turn a starting run away, and a pid alone can be reused by another
+    process after a restart."""
+    lock = folder / LOCK_NAME
     try:
-        note = holder_note((folder / LOCK_NAME).read_text())
+        note = holder_note(lock.read_text())
     except OSError:
         return None
     if note is None or note["host"] != socket.gethostname() or note["purpose"] != "training":
         return None
-    try:
+    held = _lock_is_held(lock)
+    if held is not None:
+        return note["pid"] if held else None
+    try:  # no /proc/locks (not Linux): trust the pid
         os.kill(note["pid"], 0)
     except ProcessLookupError:
         return None
     except PermissionError:  # alive, but another user's
         pass
     return note["pid"]
+
+
+def _lock_is_held(lock: Path) -> bool | None:
+    """Whether some process holds a flock on ``lock`` (from /proc/locks), or None where the
+    kernel does not say."""
+    try:
+        table, inode = Path("/proc/locks").read_text(), lock.stat().st_ino
+    except OSError:
+        return None
+    for line in table.splitlines():
+        fields = line.split()  # "1: FLOCK ADVISORY WRITE <pid> <major>:<minor>:<inode> 0 EOF"
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5].rsplit(":", 1)[-1] == str(inode):
+            return True
+    return False
 
 
 def run_status(folder: Path, root: Path) -> dict[str, Any] | None:
