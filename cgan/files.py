@@ -37,6 +37,7 @@ def atomic_write(path: Path, write, what: str | None = None) -> None:
     except OSError as error:
         raise _explain(error, path, what) from None
     try:
+        os.chmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide results from the user's group
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
@@ -48,6 +49,13 @@ def atomic_write(path: Path, write, what: str | None = None) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it; set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def check_writable(folder: Path, what: str) -> None:

@@ -107,6 +107,18 @@ def test_a_full_disk_or_read_only_folder_is_said_in_words(tmp_path, monkeypatch)
     assert list(tmp_path.iterdir()) == []  # no temporary file left behind
 
 
+def test_written_files_get_the_permissions_a_plain_open_gives(tmp_path):
+    """Results, checkpoints and weights are written through a temporary file: they must not keep
+    mkstemp's owner-only 0600, which hides them from the user's group."""
+    old = os.umask(0o022)
+    try:
+        files.atomic_write(tmp_path / "atomic.json", lambda handle: handle.write(b"{}"))
+        (tmp_path / "plain.json").write_bytes(b"{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "atomic.json").stat().st_mode & 0o777 == (tmp_path / "plain.json").stat().st_mode & 0o777 == 0o644
+
+
 def test_a_diverging_run_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path):
     make_trainer(tmp_path, 1).fit()
     good = load_checkpoint(tmp_path / "last.pt")

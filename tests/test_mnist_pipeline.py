@@ -142,7 +142,8 @@ def test_table1_from_weights_gives_the_runs_own_numbers(smoke_run, tmp_path):
 
 def test_the_shipped_generators_draw_the_digit_asked_for(smoke_run, tmp_path):
     """weights/: each shipped generator, loaded by the API, draws digits that the scoring
-    classifier reads as the conditioning digit; a damaged copy is refused."""
+    classifier reads as the conditioning digit (an unconditional one: digits of nearly every
+    class, not one); a damaged copy is refused."""
     from unimodal import load_generator
     from unimodal.classifier import load_or_train_classifier
 
@@ -153,12 +154,13 @@ def test_the_shipped_generators_draw_the_digit_asked_for(smoke_run, tmp_path):
                                           progress=False, epochs=0.1, min_accuracy=0.8)  # the smoke run's
     for path in shipped:
         G = load_generator(path)
-        if not G.conditional:
-            continue
-        images = G.sample(digits=list(range(10)), n=30, seed=3)
+        images = G.sample(digits=list(range(10)), n=30, seed=3) if G.conditional else G.sample(n=300, seed=3)
         with torch.no_grad():
             predicted = classifier(torch.from_numpy(images.reshape(-1, 784))).argmax(dim=1).numpy()
-        assert (predicted == np.repeat(np.arange(10), 30)).mean() >= 0.9, path.name
+        if G.conditional:
+            assert (predicted == np.repeat(np.arange(10), 30)).mean() >= 0.9, path.name
+        else:
+            assert np.bincount(predicted, minlength=10).min() >= 10, path.name
     damaged = tmp_path / shipped[0].name
     data = bytearray(shipped[0].read_bytes())
     data[-5] ^= 0xFF
