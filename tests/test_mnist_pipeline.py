@@ -140,6 +140,19 @@ def test_table1_from_weights_gives_the_runs_own_numbers(smoke_run, tmp_path):
     assert "+0.00" in (out / "table1_from_weights.md").read_text()
 
 
+def test_weights_are_compared_with_the_row_named_like_the_file(tmp_path):
+    """A run evaluated under another name than its config's (the faithful CGAN's retrain) is
+    compared with its own row, not with the config name's."""
+    from unimodal.from_weights import committed_row
+
+    (tmp_path / "mnist_cgan.json").write_text("{}")
+    assert committed_row(Path("weights/mnist_cgan_retrain.safetensors"), "mnist_cgan", tmp_path) == tmp_path / "mnist_cgan.json"
+    (tmp_path / "mnist_cgan_retrain.json").write_text("{}")
+    assert committed_row(Path("weights/mnist_cgan_retrain.safetensors"), "mnist_cgan", tmp_path) == \
+        tmp_path / "mnist_cgan_retrain.json"
+    assert committed_row(Path("weights/mnist_cgan.safetensors"), "mnist_cgan", tmp_path) == tmp_path / "mnist_cgan.json"
+
+
 def test_the_shipped_generators_draw_the_digit_asked_for(smoke_run, tmp_path):
     """weights/: each shipped generator, loaded by the API, draws digits that the scoring
     classifier reads as the conditioning digit (an unconditional one: digits of nearly every

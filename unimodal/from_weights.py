@@ -2,7 +2,8 @@
 the paper's Parzen protocol and the collapse diagnostics of each, beside the number committed in
 results/mnist/<name>.json. A few minutes on a CPU (plus the scoring classifier once, if not cached).
 
-Writes <out>/table1_from_weights.md and .json (default runs/table1_from_weights/); results/ is
+Each file is compared with results/mnist/<its file name>.json, else with the row of the name in
+its config. Writes <out>/table1_from_weights.md and .json (default runs/table1_from_weights/); results/ is
 never touched. Same noise seed as the evaluation, so fp32 weights give the committed numbers
 exactly; fp16 weights agree within their standard error.
 
@@ -30,13 +31,20 @@ WEIGHTS = REPO_ROOT / "weights"
 COMMITTED = REPO_ROOT / "results" / "mnist"
 
 
+def committed_row(path: Path, name: str, committed_dir: Path) -> Path:
+    """The results file that evaluated the generator in ``path``: the one named like the file (a
+    run evaluated under another name, e.g. mnist_cgan_retrain), else the one of its config's name."""
+    by_file = committed_dir / f"{path.stem}.json"
+    return by_file if by_file.is_file() else committed_dir / f"{name}.json"
+
+
 def evaluate_weights(path: Path, splits, classifier_cache: Path, committed_dir: Path = COMMITTED) -> dict:
     """One shipped generator scored by the protocol, with the committed row's numbers beside."""
     generator = load_generator(path)
     cfg = generator.config
     modes = sampling_modes(cfg.generator, cfg.eval.sample_with_dropout)
     scores = score_generator(generator.network, cfg, splits, classifier_cache, modes)
-    committed_file = committed_dir / f"{cfg.name}.json"
+    committed_file = committed_row(path, cfg.name, committed_dir)
     committed = json.loads(committed_file.read_text()).get("by_sampling", {}) if committed_file.is_file() else {}
     return {"weights": portable(path), "name": cfg.name, "sampling": modes[0], **scores,
             "committed": {mode: committed[mode]["parzen"] for mode in modes if mode in committed}}
