@@ -208,6 +208,8 @@ def test_seeds_trained_together_match_separate_runs(smoke_run, tmp_path):
     table = (tmp_path / "results" / "table1.md").read_text()
     means = np.array([rows[s]["by_sampling"]["deterministic"]["parzen"]["mean"] for s in (5, 6)])
     assert "## Across seeds" in table and f"| 2 | {means.mean():.1f} ± {means.std(ddof=1):.1f} |" in table
+    diversity = rows[5]["by_sampling"]["deterministic"]["diversity"]["mean"]  # each seed's, beside its Parzen
+    assert f"(epoch 1 of 1, diversity {diversity:.3f})" in table
     with pytest.raises(UserFacingError, match="twice"):
         train.main([*common, "--seeds", "5", "5"])
 

@@ -71,13 +71,15 @@ def seeds_lines(label: str, rows: list[dict]) -> list[str]:
         results = [row["by_sampling"][mode] for row in rows if mode in row["by_sampling"]]
         means = np.array([r["parzen"]["mean"] for r in results])
         per_seed = "; ".join(f"{row['seed']}: {r['parzen']['mean']:.1f} ± {r['parzen']['std_error']:.1f} "
-                             f"(epoch {row['best_epoch']} of {row['epochs_run']})" for row, r in zip(rows, results))
+                             f"(epoch {row['best_epoch']} of {row['epochs_run']}"
+                             f"{f', diversity {d:.3f}' if (d := r.get('diversity', {}).get('mean')) is not None else ''})"
+                             for row, r in zip(rows, results))
         accs = [r["conditional_accuracy"] for r in results if r.get("conditional_accuracy") is not None]
         divs = [r["diversity"]["mean"] for r in results if r.get("diversity")]
         how = ("protocol: " if mode == PROTOCOL_MODE else "variant, not the protocol: ") + SAMPLING_LABELS[mode]
         lines.append(f"| {label} ({how}) | {len(results)} | {means.mean():.1f} ± {means.std(ddof=1):.1f} | "
                      f"{per_seed} | {f'{100 * np.mean(accs):.1f}%' if accs else '—'} | "
-                     f"{f'{np.mean(divs):.2f}' if divs else '—'} |")
+                     f"{f'{np.mean(divs):.3f}' if divs else '—'} |")  # 3 digits: a bar at 0.8 needs them
     return lines
 
 
