@@ -70,10 +70,7 @@ def seeds_lines(label: str, rows: list[dict]) -> list[str]:
     for mode in ordered_modes(rows[0]):
         results = [row["by_sampling"][mode] for row in rows if mode in row["by_sampling"]]
         means = np.array([r["parzen"]["mean"] for r in results])
-        per_seed = "; ".join(f"{row['seed']}: {r['parzen']['mean']:.1f} ± {r['parzen']['std_error']:.1f} "
-                             f"(epoch {row['best_epoch']} of {row['epochs_run']}"
-                             f"{f', diversity {d:.3f}' if (d := r.get('diversity', {}).get('mean')) is not None else ''})"
-                             for row, r in zip(rows, results))
+        per_seed = "; ".join(_seed_cell(row, r) for row, r in zip(rows, results))
         accs = [r["conditional_accuracy"] for r in results if r.get("conditional_accuracy") is not None]
         divs = [r["diversity"]["mean"] for r in results if r.get("diversity")]
         how = ("protocol: " if mode == PROTOCOL_MODE else "variant, not the protocol: ") + SAMPLING_LABELS[mode]
@@ -81,6 +78,14 @@ def seeds_lines(label: str, rows: list[dict]) -> list[str]:
                      f"{per_seed} | {f'{100 * np.mean(accs):.1f}%' if accs else '—'} | "
                      f"{f'{np.mean(divs):.3f}' if divs else '—'} |")  # 3 digits: a bar at 0.8 needs them
     return lines
+
+
+def _seed_cell(row: dict, result: dict) -> str:
+    """One seed's test Parzen ± s.e., its stopping epoch and (when measured) its diversity."""
+    diversity = (result.get("diversity") or {}).get("mean")
+    return (f"{row['seed']}: {result['parzen']['mean']:.1f} ± {result['parzen']['std_error']:.1f} "
+            f"(epoch {row['best_epoch']} of {row['epochs_run']}"
+            f"{'' if diversity is None else f', diversity {diversity:.3f}'})")
 
 
 def _hours(seconds: float) -> str:
