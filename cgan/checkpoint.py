@@ -53,10 +53,12 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dic
     try:
         return torch.load(io.BytesIO(payload), map_location=device, weights_only=True)
     except Exception as error:  # noqa: BLE001 - any unpickling failure means the same thing
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [""]
-        reason = next((line for line in lines if "WeightsUnpickler error" in line), lines[0])
+        # torch's wording around the unpickler's reason asks to file an issue: show the reason only
+        _, marker, after = str(error).partition("WeightsUnpickler error:")
+        lines = [line.strip() for line in (after if marker else str(error)).splitlines() if line.strip()]
+        reason = lines[0] if lines else ""
         raise UserFacingError(
             f"checkpoint {path} cannot be read ({type(error).__name__}: {reason}); a checkpoint of this "
             "repository holds only tensors and plain data, so this one is damaged or not one of ours: "
-            "delete it to start that run afresh"
+            "if it is a run's last.pt or best.pt, delete it to start that run afresh"
         ) from None

@@ -16,6 +16,20 @@ import torch
 from cgan.digest import sha256
 from cgan.errors import UserFacingError
 
+# Each pipeline's weights and how to load them, for the error when a file reaches the other's loader.
+LOADERS = {"MNIST": "unimodal.load_generator (or python -m unimodal.generate)",
+           "Flickr tagging": "multimodal.load_tagger (or python -m multimodal.tag)"}
+
+
+def pipeline_of(metadata: dict[str, Any]) -> str | None:
+    """Which pipeline wrote a weights file, told by the keys of the config in its metadata."""
+    config = metadata.get("config")
+    if not isinstance(config, dict):
+        return None
+    if "word_dim" in config:
+        return "Flickr tagging"
+    return "MNIST" if "conditional" in config else None
+
 
 def write_weights(tensors: dict[str, torch.Tensor], metadata: dict[str, Any], out: str | Path) -> dict:
     """Write ``tensors`` (contiguous copies) and ``metadata`` (each value stored as JSON) to
@@ -31,9 +45,11 @@ def write_weights(tensors: dict[str, torch.Tensor], metadata: dict[str, Any], ou
     return {"file": out.name, "sha256": digest, "bytes": out.stat().st_size}
 
 
-def read_weights(path: str | Path, required: tuple[str, ...] = ()) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def read_weights(path: str | Path, required: tuple[str, ...] = (), pipeline: str | None = None
+                 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(tensors, metadata) of a weights file, after checking it against ``<path>.sha256`` when
-    that file exists; ``required`` metadata keys missing is an error naming the exporter."""
+    that file exists; a file of another ``pipeline`` (a key of LOADERS) or ``required`` metadata
+    keys missing is an error that says what to do."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file, safe_open
 
@@ -56,6 +72,10 @@ def read_weights(path: str | Path, required: tuple[str, ...] = ()) -> tuple[dict
         metadata = {key: json.loads(value) for key, value in raw.items()}
     except json.JSONDecodeError:
         metadata = dict(raw)
+    found = pipeline_of(metadata)
+    if pipeline is not None and found is not None and found != pipeline:
+        raise UserFacingError(f"{path} holds a generator of the {found} pipeline, not of the {pipeline} one: "
+                              f"load it with {LOADERS[found]}")
     missing = [key for key in required if key not in metadata]
     if missing:
         raise UserFacingError(f"{path} lacks {', '.join(missing)} in its metadata: it was not written by this "

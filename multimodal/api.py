@@ -97,7 +97,7 @@ class FlickrTagger:
 
 def load_tagger(path: str | Path = DEFAULT_WEIGHTS) -> FlickrTagger:
     """A tagger from a weights file written by ``export_tagger`` (checked against its .sha256)."""
-    tensors, meta = read_weights(path, required=METADATA)
+    tensors, meta = read_weights(path, required=METADATA, pipeline="Flickr tagging")
     cfg = from_dict(FlickrExperiment, meta["config"])
     generator_state = {k.removeprefix("generator."): v.float() for k, v in tensors.items()
                        if k.startswith("generator.")}

@@ -58,6 +58,25 @@ def test_a_crafted_checkpoint_cannot_execute_code(tmp_path):
     assert not exploit.marker.exists()
 
 
+def test_a_file_that_is_no_checkpoint_is_named_with_the_unpicklers_reason_only(tmp_path):
+    text = tmp_path / "notes.pt"
+    text.write_text("# not a checkpoint\n")
+    with pytest.raises(UserFacingError) as caught:
+        load_checkpoint(text)
+    assert "Unsupported operand" in str(caught.value)  # the reason, without torch's request to file an issue
+    assert "file an issue" not in str(caught.value)
+
+
+def test_weights_of_the_other_pipeline_are_refused_naming_the_right_loader():
+    from multimodal.api import load_tagger
+    from unimodal.api import load_generator
+
+    with pytest.raises(UserFacingError, match="Flickr tagging pipeline.*multimodal.load_tagger"):
+        load_generator(REPO / "weights" / "flickr_cgan_reconstruction.safetensors")
+    with pytest.raises(UserFacingError, match="MNIST pipeline.*unimodal.load_generator"):
+        load_tagger(REPO / "weights" / "mnist_gan.safetensors")
+
+
 def test_a_damaged_checkpoint_is_refused_by_its_checksum(tmp_path):
     path = tmp_path / "last.pt"
     save_checkpoint({"weights": torch.arange(10_000, dtype=torch.float32)}, path)

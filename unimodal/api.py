@@ -74,7 +74,7 @@ def load_generator(path: str | Path) -> MnistGenerator:
     (checked against its .sha256 file when one lies beside it)."""
     path = Path(path)
     if path.suffix == ".safetensors":
-        tensors, meta = read_weights(path, required=("config",))
+        tensors, meta = read_weights(path, required=("config",), pipeline="MNIST")
         return _build(meta["config"], {k: v.float() for k, v in tensors.items()})
     return generator_from_checkpoint(load_checkpoint(path), path)
 
