@@ -9,6 +9,7 @@ import os
 import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -183,6 +184,17 @@ def test_generate_needs_digit_values_and_makes_the_output_folder(tmp_path, capsy
     with pytest.raises(SystemExit):
         generate.main(["--checkpoint", "x.pt", "--digits", "--out", "a.png"])
     assert "expected at least one argument" in capsys.readouterr().err
+
+
+def test_generate_says_when_an_unconditional_generator_ignores_the_digits(tmp_path, capsys):
+    out = tmp_path / "new" / "gan.npy"
+    generate.main(["--checkpoint", str(REPO / "weights" / "mnist_gan.safetensors"), "--digits", "3", "-n", "4",
+                   "--out", str(out)])
+    assert "--digits is ignored" in capsys.readouterr().out
+    assert np.load(out).shape == (4, 28, 28)
+    with pytest.raises(UserFacingError, match="digits must be one or more of 0-9"):
+        generate.main(["--checkpoint", str(REPO / "weights" / "mnist_cgan_diverse.safetensors"), "--digits", "12",
+                       "--out", str(out)])
 
 
 def test_a_tryout_writes_its_results_under_its_run_folder(tmp_path, one_thread):

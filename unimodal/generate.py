@@ -15,13 +15,12 @@ from cgan.errors import UserFacingError
 from unimodal.api import load_generator
 from unimodal.experiment import NUM_CLASSES
 from unimodal.figures import save_digit_grid
-from unimodal.sampling import generate
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m unimodal.generate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", required=True, help="best.pt or last.pt of a run")
+    parser.add_argument("--checkpoint", required=True, help="best.pt or last.pt of a run, or a .safetensors file from weights/")
     parser.add_argument("--digits", type=int, nargs="+", default=None,
                         help="digits to condition on (default: 0-9); ignored by unconditional nets")
     parser.add_argument("-n", type=int, default=10, help="samples per digit (default 10)")
@@ -32,22 +31,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output file: .png (grid, one row per digit) or .npy")
     args = parser.parse_args(argv)
     loaded = load_generator(args.checkpoint)
-    generator, cfg = loaded.network, loaded.config
-    mode = "dropout" if (cfg.eval.sample_with_dropout if args.dropout is None else args.dropout) else "deterministic"
-    digits = list(range(NUM_CLASSES)) if args.digits is None else args.digits
-    if any(d not in range(NUM_CLASSES) for d in digits) or args.n < 1:
-        raise UserFacingError("--digits must be in 0..9 and -n at least 1")
-    if cfg.conditional:
-        labels = np.repeat(np.array(digits), args.n)
-        samples, rows = generate(generator, cfg, labels, labels.size, args.seed, mode), len(digits)
-    else:
-        samples, rows = generate(generator, cfg, None, args.n, args.seed, mode), 1
+    mode = "dropout" if (loaded.config.eval.sample_with_dropout if args.dropout is None else args.dropout) else "deterministic"
+    digits = args.digits
+    if not loaded.conditional and digits is not None:
+        print("note: this generator is unconditional; --digits is ignored")
+        digits = None
+    try:
+        samples = loaded.sample(digits, args.n, args.seed, mode)
+    except ValueError as error:
+        raise UserFacingError(f"{error} (--digits, -n)") from None
+    rows = len(digits or range(NUM_CLASSES)) if loaded.conditional else 1
     out = Path(args.out)
     if out.suffix not in (".npy", ".png"):
         raise UserFacingError(f"--out must end in .png or .npy, not {out.suffix!r}")
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
-        np.save(out, samples.reshape(-1, 28, 28))
+        np.save(out, samples)
     else:
         save_digit_grid(samples, out, rows=rows)
     print(f"wrote {len(samples)} samples to {out}")
