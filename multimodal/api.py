@@ -44,6 +44,10 @@ class FlickrTagger:
         self.vocabulary, self.features = vocabulary, features  # features: backbone, preprocessing, weights
         self._backbone = None
 
+    def __repr__(self) -> str:
+        return (f"FlickrTagger({self.config.name!r}, {self.features['backbone']} features, "
+                f"{len(self.vocabulary.words)} words, {self.config.eval.top} tags per image)")
+
     def tags_from_features(self, raw: np.ndarray, seed: int | None = None, mode: str | None = None) -> list[list[str]]:
         """Ten tags (eval.top) per row of raw CNN features, by the paper's voting over the
         nearest words of eval.samples generated vectors. ``mode``: a sampling mode (default: the

@@ -167,6 +167,7 @@ def test_the_shipped_generators_draw_the_digit_asked_for(smoke_run, tmp_path):
                                           progress=False, epochs=0.1, min_accuracy=0.8)  # the smoke run's
     for path in shipped:
         G = load_generator(path)
+        assert repr(G).startswith("MnistGenerator('mnist_") and ("unconditional" in repr(G)) == (not G.conditional)
         images = G.sample(digits=list(range(10)), n=30, seed=3) if G.conditional else G.sample(n=300, seed=3)
         with torch.no_grad():
             predicted = classifier(torch.from_numpy(images.reshape(-1, 784))).argmax(dim=1).numpy()

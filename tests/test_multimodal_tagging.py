@@ -144,6 +144,7 @@ def test_the_shipped_tagger_gives_real_test_photos_their_own_tags(one_thread):
     flickr = MirFlickr.at(REAL_ROOT)
     numbers = [n for n in flickr.image_numbers if n > 15000 and len(flickr.tags(n)) >= 3][:40]
     tagger = load_tagger(DEFAULT_WEIGHTS)
+    assert repr(tagger) == f"FlickrTagger({DEFAULT_WEIGHTS.stem!r}, efficientnet-lite0 features, 1375 words, 10 tags per image)"
     tags = tagger.tag_images([flickr.images_dir / f"im{n}.jpg" for n in numbers], seed=0)
     own = [{t.lower() for t in flickr.tags(n)} for n in numbers]
     assert all(len(t) == 10 and set(t) <= set(tagger.vocabulary.words) for t in tags)

@@ -35,6 +35,11 @@ class MnistGenerator:
     def conditional(self) -> bool:
         return self.config.conditional
 
+    def __repr__(self) -> str:
+        kind = "conditional" if self.conditional else "unconditional"
+        return (f"MnistGenerator({self.config.name!r}, {kind}, noise {self.config.train.noise} "
+                f"of {self.config.train.noise_dim} dims)")
+
     def sample(self, digits: list[int] | None = None, n: int = 10, seed: int = 0,
                mode: str = "deterministic") -> np.ndarray:
         """``n`` images of each digit in ``digits`` (default 0-9; an unconditional generator
