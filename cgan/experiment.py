@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cgan.config import override_keys, require
+from cgan.errors import UserFacingError
 from cgan.layers import LayerSpec, TowerNet, init_uniform_
 from cgan.paths import REPO_ROOT
 
@@ -42,6 +43,17 @@ class NetworkSettings:
         return net
 
 
+MAX_SEED = 2**63 - 1  # torch.manual_seed's largest signed seed; numpy takes any whole number >= 0
+
+
+def check_seeds(seeds: list[int]) -> None:
+    """--seeds: whole numbers from 0 to MAX_SEED, none twice (each names a run folder)."""
+    if len(set(seeds)) != len(seeds):
+        raise UserFacingError("--seeds lists a seed twice")
+    if any(not 0 <= seed <= MAX_SEED for seed in seeds):
+        raise UserFacingError("--seeds: a seed is a whole number from 0 to 2^63 - 1")
+
+
 # Settings that change where or how fast a run goes, not what it produces.
 RUNTIME_KEYS = {"threads", "device", "run_dir", "results_dir"}
 
@@ -61,6 +73,7 @@ class RunSettings:
     def check(self) -> None:
         require(self.name.replace("_", "").replace("-", "").isalnum(),
                 "name must be letters, digits, '-' and '_' (it names the run folder)")
+        require(0 <= self.seed <= MAX_SEED, "seed must be a whole number from 0 to 2^63 - 1")
         require(self.threads is None or self.threads >= 1, "threads must be >= 1 or null")
         require(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda"),
                 "device must be auto, cpu, cuda or cuda:N")

@@ -20,7 +20,7 @@ from cgan.adversarial import AdversarialTrainer
 from cgan.checkpoint import load_checkpoint
 from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.config import to_dict
-from cgan.errors import UserFacingError
+from cgan.experiment import check_seeds
 from cgan.stacked import StackedTrainer
 from cgan.sweep_target import SweepTarget
 from cgan.training import ShuffledBatches, Trainer, pick_device
@@ -83,8 +83,7 @@ def seed_context(context: Context, seed: int) -> Context:
 
 def cgan_seed_runs(context: Context, seeds: list[int]) -> dict[str, Path]:
     """{'cgan': the config's seed's folder, 'cgan-seed<S>': each other seed's}, in that order."""
-    if len(set(seeds)) != len(seeds):
-        raise UserFacingError("--seeds lists a seed twice")
+    check_seeds(seeds)
     runs = {"cgan": context.run_dir("cgan")}
     runs.update({f"cgan-seed{s}": seed_context(context, s).run_dir("cgan") for s in seeds if s != context.cfg.seed})
     return runs

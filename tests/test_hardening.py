@@ -154,6 +154,8 @@ def test_a_diverging_run_stops_with_a_message_and_keeps_the_last_good_checkpoint
     ("train.learning_rate=.inf", "expected a finite number"),
     ("train.momentum_initial=0.9", "momentum_initial must be <= momentum_final"),
     ("threads=0", "threads must be >= 1"),
+    ("seed=-1", "seed must be a whole number from 0"),
+    (f"seed={2**63}", "seed must be a whole number from 0"),
 ])
 def test_impossible_settings_are_refused(override, message):
     with pytest.raises(ConfigError, match=message):
@@ -184,6 +186,16 @@ def test_generate_needs_digit_values_and_makes_the_output_folder(tmp_path, capsy
     with pytest.raises(SystemExit):
         generate.main(["--checkpoint", "x.pt", "--digits", "--out", "a.png"])
     assert "expected at least one argument" in capsys.readouterr().err
+
+
+def test_seeds_given_on_the_command_line_are_checked_before_anything_runs():
+    from unimodal.train import seed_configs
+
+    cfg = load_config(MnistExperiment, REPO / "experiments" / "mnist_smoke.yaml")
+    for seeds, message in (([1, 1], "lists a seed twice"), ([3, -2], "whole number from 0")):
+        with pytest.raises(UserFacingError, match=message):
+            seed_configs(cfg, seeds)
+    assert [c.name for c in seed_configs(cfg, [0, 2])] == [f"{cfg.name}-seed0", f"{cfg.name}-seed2"]
 
 
 def test_generate_says_when_an_unconditional_generator_ignores_the_digits(tmp_path, capsys):

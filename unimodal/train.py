@@ -24,7 +24,7 @@ from cgan.adversarial import AdversarialTrainer
 from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.config import to_dict
 from cgan.continuation import start_from_run
-from cgan.errors import UserFacingError
+from cgan.experiment import check_seeds
 from cgan.paths import cache_dir
 from cgan.stacked import StackedTrainer
 from cgan.sweep_target import SweepTarget
@@ -66,8 +66,7 @@ def train_run(cfg: MnistExperiment, splits: MnistSplits, run_dir: Path, progress
 
 def seed_configs(cfg: MnistExperiment, seeds: list[int]) -> list[MnistExperiment]:
     """One config per seed, named <name>-seed<S> (its run folder, results file and figure)."""
-    if len(set(seeds)) != len(seeds):
-        raise UserFacingError("--seeds lists a seed twice")
+    check_seeds(seeds)
     figure = Path(cfg.figure_name)
     return [dataclasses.replace(cfg, seed=seed, name=f"{cfg.name}-seed{seed}",
                                 figure_name=f"{figure.stem}-seed{seed}{figure.suffix}") for seed in seeds]
