@@ -46,6 +46,11 @@ class NetworkSettings:
 MAX_SEED = 2**63 - 1  # torch.manual_seed's largest signed seed; numpy takes any whole number >= 0
 
 
+def require_seed(seed: int, name: str = "seed") -> None:
+    """A config's seed: a whole number from 0 to MAX_SEED (torch and numpy refuse others)."""
+    require(0 <= seed <= MAX_SEED, f"{name} must be a whole number from 0 to 2^63 - 1")
+
+
 def check_seeds(seeds: list[int]) -> None:
     """--seeds: whole numbers from 0 to MAX_SEED, none twice (each names a run folder)."""
     if len(set(seeds)) != len(seeds):
@@ -73,7 +78,7 @@ class RunSettings:
     def check(self) -> None:
         require(self.name.replace("_", "").replace("-", "").isalnum(),
                 "name must be letters, digits, '-' and '_' (it names the run folder)")
-        require(0 <= self.seed <= MAX_SEED, "seed must be a whole number from 0 to 2^63 - 1")
+        require_seed(self.seed)
         require(self.threads is None or self.threads >= 1, "threads must be >= 1 or null")
         require(self.device == "auto" or self.device.split(":")[0] in ("cpu", "cuda"),
                 "device must be auto, cpu, cuda or cuda:N")

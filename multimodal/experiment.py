@@ -15,7 +15,7 @@ import torch
 from cgan.config import load_config, require, to_dict
 from cgan.digest import sha256
 from cgan.errors import ConfigError
-from cgan.experiment import NetworkSettings, RunSettings
+from cgan.experiment import NetworkSettings, RunSettings, require_seed
 from cgan.layers import TowerNet
 from cgan.training import TrainSettings
 
@@ -80,6 +80,7 @@ class TaggingSettings:
     min_distinct_words: int = 0
 
     def check(self) -> None:
+        require_seed(self.seed, "eval.seed")
         require(self.min_distinct_words >= 0, "eval.min_distinct_words must be >= 0 (0 = every epoch eligible)")
         for name in ("samples", "nearest", "top", "every_epochs", "table_images", "batch_images"):
             require(getattr(self, name) >= 1, f"eval.{name} must be >= 1")

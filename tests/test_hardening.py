@@ -156,6 +156,7 @@ def test_a_diverging_run_stops_with_a_message_and_keeps_the_last_good_checkpoint
     ("threads=0", "threads must be >= 1"),
     ("seed=-1", "seed must be a whole number from 0"),
     (f"seed={2**63}", "seed must be a whole number from 0"),
+    ("eval.seed=-5", "eval.seed must be a whole number from 0"),
 ])
 def test_impossible_settings_are_refused(override, message):
     with pytest.raises(ConfigError, match=message):

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from cgan.config import load_config, require, to_dict
-from cgan.experiment import NetworkSettings, RunSettings
+from cgan.experiment import NetworkSettings, RunSettings, require_seed
 from cgan.layers import TowerNet
 from cgan.training import TrainSettings
 
@@ -33,6 +33,7 @@ class MnistEvalSettings:
     sample_with_dropout: bool = True
 
     def check(self) -> None:
+        require_seed(self.seed, "eval.seed")
         require(self.samples_per_class >= 1, "eval.samples_per_class must be >= 1")
         require(self.unconditional_samples >= 1, "eval.unconditional_samples must be >= 1")
         require(1 <= self.valid_images <= 10000, "eval.valid_images must be in [1, 10000]")
