@@ -240,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         raise UserFacingError("--epochs must be at least 1")
     if args.heartbeat < 1:
         raise UserFacingError("--heartbeat must be at least 1 second")
+    if not 0 <= args.seed < 2**32:
+        raise UserFacingError("--seed must be a whole number from 0 to 2^32 - 1 (the sampler's numpy limit)")
     optuna.logging.set_verbosity(logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     sweep = Sweep(args)

@@ -199,6 +199,21 @@ def test_seeds_given_on_the_command_line_are_checked_before_anything_runs():
     assert [c.name for c in seed_configs(cfg, [0, 2])] == [f"{cfg.name}-seed0", f"{cfg.name}-seed2"]
 
 
+@pytest.mark.parametrize("option, message", [
+    (["--trials", "0"], "--trials must be at least 1"),
+    (["--epochs", "-1"], "--epochs must be at least 1"),
+    (["--heartbeat", "0"], "--heartbeat must be at least 1 second"),
+    (["--seed", "-3"], "--seed must be a whole number from 0"),
+])
+def test_impossible_sweep_options_are_refused_before_anything_runs(option, message, tmp_path):
+    from cgan import sweep
+
+    with pytest.raises(UserFacingError, match=message):
+        sweep.main(["--config", str(REPO / "experiments" / "mnist_smoke.yaml"), "--set", f"run_dir={tmp_path}",
+                    "--space", str(REPO / "experiments" / "sweeps" / "mnist_decay.yaml"), *option])
+    assert not any(tmp_path.iterdir())
+
+
 def test_generate_says_when_an_unconditional_generator_ignores_the_digits(tmp_path, capsys):
     out = tmp_path / "new" / "gan.npy"
     generate.main(["--checkpoint", str(REPO / "weights" / "mnist_gan.safetensors"), "--digits", "3", "-n", "4",
