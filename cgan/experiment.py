@@ -55,8 +55,8 @@ def check_seeds(seeds: list[int]) -> None:
     """--seeds: whole numbers from 0 to MAX_SEED, none twice (each names a run folder)."""
     if len(set(seeds)) != len(seeds):
         raise UserFacingError("--seeds lists a seed twice")
-    if any(not 0 <= seed <= MAX_SEED for seed in seeds):
-        raise UserFacingError("--seeds: a seed is a whole number from 0 to 2^63 - 1")
+    for seed in seeds:
+        require_seed(seed, "each of --seeds")
 
 
 # Settings that change where or how fast a run goes, not what it produces.
