@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+from cgan.errors import DataError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -15,6 +17,19 @@ def data_root(override: str | os.PathLike | None = None) -> Path:
         return Path(override).expanduser().resolve()
     env = os.environ.get("CGAN_DATA_ROOT")
     return Path(env).expanduser().resolve() if env else REPO_ROOT / "data"
+
+
+def check_data_root_exists(override: str | os.PathLike | None, cache: Path, dataset: str) -> None:
+    """Before downloading ``dataset``: a data root that was set (argument or $CGAN_DATA_ROOT) but
+    does not exist is a mistyped path, not a wish to download; say so instead of downloading."""
+    if not (override or os.environ.get("CGAN_DATA_ROOT")):
+        return
+    root = data_root(override)
+    if not root.exists():
+        source = "--data-root" if override else "$CGAN_DATA_ROOT"
+        raise DataError(
+            f"the data root {root} (from {source}) does not exist, so {dataset} was not looked for there. "
+            f"Fix the path, or unset {source} to download {dataset} into {cache}.")
 
 
 def cache_dir(override: str | os.PathLike | None = None) -> Path:

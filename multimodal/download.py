@@ -39,6 +39,7 @@ def locate_mirflickr(data_root: str | Path | None = None, cache_dir: str | Path 
         return MirFlickr(cache / FOLDER)
     if not download:
         return MirFlickr.at(root)  # raises, saying where to get it
+    paths.check_data_root_exists(data_root, cache, "MIR Flickr")
     download_mirflickr(cache, progress)
     return MirFlickr(cache / FOLDER)
 

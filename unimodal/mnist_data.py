@@ -199,12 +199,15 @@ def _missing_message(
     )
 
 
-def _locate_all(root: Path, cache: Path, download: bool, progress: bool) -> dict[str, Path]:
-    """Path of each of the four files, downloading the missing ones if allowed."""
+def _locate_all(root: Path, cache: Path, download: bool, progress: bool,
+                data_root: str | os.PathLike | None = None) -> dict[str, Path]:
+    """Path of each of the four files, downloading the missing ones if allowed (``data_root``: the
+    setting ``root`` came from, None when it is the default)."""
     found = {name: _find_raw(name, root, cache) for name in MNIST_FILES}
     missing = [name for name, path in found.items() if path is None]
     failures: list[str] = []
     if missing and download:
+        paths.check_data_root_exists(data_root, cache, "MNIST")
         failures = download_missing(missing, cache, partial(_store, cache=cache), progress)
         found.update({name: _find_raw(name, root, cache) for name in missing})
     still_missing = [name for name, path in found.items() if path is None]
@@ -277,7 +280,7 @@ def load_mnist(
     cache.mkdir(parents=True, exist_ok=True)
     arrays = _load_npz(cache / NPZ_NAME)
     if arrays is None:
-        located = _locate_all(root, cache, download, progress)
+        located = _locate_all(root, cache, download, progress, data_root)
         arrays = {name: _read_file(path, name) for name, path in located.items()}
         _save_npz(cache / NPZ_NAME, arrays)
     return _to_splits(arrays)
