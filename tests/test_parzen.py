@@ -9,6 +9,8 @@ from scipy.special import logsumexp
 
 from unimodal.parzen import (
     ParzenResult,
+    _log_likelihood_from_sq_dists,
+    best_sigma,
     parzen_log_likelihood,
     parzen_protocol,
     select_sigma,
@@ -67,6 +69,24 @@ def test_stable_where_naive_exp_underflows():
     got = parzen_log_likelihood(samples, data, 0.01)
     assert np.isfinite(got).all()
     np.testing.assert_allclose(got, brute_force(samples, data, 0.01), rtol=1e-12)
+
+
+@pytest.mark.parametrize("sigma", [0.1, 0.3, 1.0])
+def test_clamping_far_terms_gives_torch_logsumexp_bit_for_bit(sigma):
+    """The kernel terms far below a row's largest are clamped at exp(-700) for speed; the result
+    must still be torch.logsumexp's, to the last bit, also where most terms would be subnormal."""
+    d2 = torch.from_numpy(np.random.default_rng(1).random((50, 3000)) * 400.0)
+    d2[:, 0] = 0.5  # one near sample per row, the rest up to 1.6e7 sigma^2 / 2 away at sigma 0.1
+    n, dim = d2.shape[1], 784
+    want = torch.logsumexp(d2 / (-2.0 * sigma * sigma), dim=1) - math.log(n) \
+        - dim * math.log(sigma * math.sqrt(2.0 * math.pi))
+    assert torch.equal(_log_likelihood_from_sq_dists(d2.clone(), sigma, dim), want)
+
+
+def test_sigma_choice_and_score_do_not_depend_on_the_batch_size():
+    rng = np.random.default_rng(2)
+    samples, valid = rng.random((300, 20)), rng.random((90, 20))
+    assert best_sigma(samples, valid, batch_size=7) == best_sigma(samples, valid, batch_size=90)
 
 
 @pytest.mark.parametrize("sigma", SIGMAS)
