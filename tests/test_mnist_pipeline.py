@@ -141,7 +141,7 @@ def test_table1_from_weights_gives_the_runs_own_numbers(smoke_run, tmp_path):
 
 
 def test_weights_are_compared_with_the_row_named_like_the_file(tmp_path):
-    """A run evaluated under another name than its config's (the faithful CGAN's retrain) is
+    """A run evaluated under another name than its config's (e.g. a second run of it) is
     compared with its own row, not with the config name's."""
     from unimodal.from_weights import committed_row
 

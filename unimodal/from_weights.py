@@ -33,7 +33,7 @@ COMMITTED = REPO_ROOT / "results" / "mnist"
 
 def committed_row(path: Path, name: str, committed_dir: Path) -> Path:
     """The results file that evaluated the generator in ``path``: the one named like the file (a
-    run evaluated under another name, e.g. mnist_cgan_retrain), else the one of its config's name."""
+    run evaluated under another name than its config's, e.g. a second run of it), else the one of its config's name."""
     by_file = committed_dir / f"{path.stem}.json"
     return by_file if by_file.is_file() else committed_dir / f"{name}.json"
 

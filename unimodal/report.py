@@ -25,8 +25,6 @@ PAPER_TABLE1 = [
     ("Conditional adversarial nets", "132 ± 1.8"),
 ]
 MEASURED = [("mnist_gan", "Adversarial nets"), ("mnist_cgan", "Conditional adversarial nets"),
-            ("mnist_cgan_retrain", "Conditional adversarial nets, as written, retrained to measure its diagnostics "
-                                   "(the row above predates them)"),
             ("mnist_cgan_symnoise", "Conditional adversarial nets, z ~ U[-√3, √3] (departure: paper U[0,1])"),
             ("mnist_cgan_symdecay", "Conditional adversarial nets, z ~ U[-√3, √3], decay 1.000004 "
                                     "(departures: paper U[0,1], decay 1.00004; both the GAN code's)"),
