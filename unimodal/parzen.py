@@ -12,9 +12,9 @@ import numpy as np
 import torch
 
 DEFAULT_SIGMAS = np.logspace(-1, 0, 10)
-# Data rows per batch: 250 x 10,000 float64 distances (20 MB) and their temporaries are recycled
-# by the heap (cgan/allocator.py) and stay closer to the cache; 1,000-row batches (80 MB) took
-# about twice as long on a CPU. The batch size changes no number (each row is scored alone).
+# Data rows per batch: 250 x 10,000 float64 distances (20 MB) per batch. Measured on one CPU
+# thread, choosing sigma on 1,000 rows took 0.77 s this way against 1.28 s in 1,000-row
+# batches (80 MB each). The batch size changes no number (each row is scored alone).
 BATCH_ROWS = 250
 EXP_FLOOR = -700.0  # exp(-700) ~ 1e-304: the smallest kernel term kept, still a normal float64
 
