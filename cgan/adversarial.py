@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from cgan.layers import TowerNet
+from cgan.layers import TowerNet, TwinMasks
 from cgan.noise import sample_noise
 from cgan.training import ShuffledBatches, Trainer, TrainSettings
 
@@ -43,12 +43,21 @@ class AdversarialTrainer(Trainer):
         z = sample_noise(self.settings.noise, self.settings.noise_rows(data.shape[0]), self.settings.noise_dim,
                          self.noise_rng)
         d_loss, g_loss, stats = adversarial_losses(
-            self.settings, self.generator.sample, self.judge, data, condition, z.to(self.device))
+            self.settings, self.generate, self.judge, data, condition, z.to(self.device))
         move_g = (self.updates + 1) % self.settings.d_steps == 0
         d_grads = torch.autograd.grad(d_loss, self.d_params, retain_graph=move_g)
         g_grads = torch.autograd.grad(g_loss, self.g_params) if move_g else ()
         self.optimizer.step(list(d_grads) + list(g_grads), lr, momentum)  # D's parameters come first
         return stats
+
+    def generate(self, z: torch.Tensor, condition: torch.Tensor | None, twins: bool = False) -> torch.Tensor:
+        """G's samples (pixel intensities); ``twins``: the second half of the rows repeats the
+        first half's dropout masks (TwinMasks), for the diversity term with shared masks."""
+        g = self.generator
+        if not twins:
+            return g.sample(z, condition)
+        drop = TwinMasks(self.masks) if g.training and g.dropout is not None else None
+        return g.output_activation(g.run(z, condition, None, drop))
 
     def judge(self, data: torch.Tensor, condition: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor:
         """D's logits for ``data`` paired with the conditions ``condition[rows]``. The condition
@@ -87,14 +96,21 @@ def diversity_ratio(fake: torch.Tensor, fake2: torch.Tensor, z: torch.Tensor, z2
 
 def adversarial_losses(settings: TrainSettings, generate: Callable, judge: Callable, data: torch.Tensor,
                        condition: torch.Tensor | None, z: torch.Tensor):
-    """(D's loss, G's loss, statistics) of one minibatch: ``generate(z, condition)`` gives the fake
-    rows, ``judge(data, condition, rows)`` D's logits for data paired with ``condition``'s rows.
-    ``z`` holds settings.noise_rows(n) rows: with a diversity term, its second half is a second
-    draw for the same conditions. Tensors may carry a leading dimension of stacked models
+    """(D's loss, G's loss, statistics) of one minibatch: ``generate(z, condition, twins=False)``
+    gives the fake rows, ``judge(data, condition, rows)`` D's logits for data paired with
+    ``condition``'s rows. ``z`` holds settings.noise_rows(n) rows: with a diversity term, its second
+    half is a second draw for the same conditions, generated in one pass with the first under the
+    same dropout masks (``twins``) when settings.diversity_masks is 'shared'. Tensors may carry a leading dimension of stacked models
     (cgan.stacked): the losses are then one per model, and the statistics (stats, models)."""
     n, weight = data.shape[-2], settings.mismatched_weight
     z, z2 = z[..., :n, :], z[..., n:, :]
-    fake = generate(z, condition)
+    fake2 = None
+    if settings.diversity_weight > 0 and settings.diversity_masks == "shared":
+        twice = None if condition is None else torch.cat([condition, condition], dim=-2)
+        both = generate(torch.cat([z, z2], dim=-2), twice, twins=True)
+        fake, fake2 = both[..., :n, :], both[..., n:, :]
+    else:
+        fake = generate(z, condition)
     rows = torch.arange(n, device=data.device).expand(*data.shape[:-2], n)
     matching_aware = weight > 0 and condition is not None
     if matching_aware:
@@ -115,7 +131,8 @@ def adversarial_losses(settings: TrainSettings, generate: Callable, judge: Calla
         g_loss = -_bce(fake_logits, 0.0).mean(-1)
     diversity = None
     if settings.diversity_weight > 0:
-        diversity = diversity_ratio(fake, generate(z2, condition), z, z2, settings.diversity_cap)
+        fake2 = generate(z2, condition) if fake2 is None else fake2
+        diversity = diversity_ratio(fake, fake2, z, z2, settings.diversity_cap)
         g_loss = g_loss - settings.diversity_weight * diversity
     reconstruction = None
     if settings.reconstruction_weight > 0:

@@ -122,6 +122,22 @@ class DropoutMasks:
             self.rng.bit_generator.state = state
 
 
+class TwinMasks:
+    """Dropout for a batch whose second half repeats the first half's rows with other noise (the
+    diversity term's z2): one mask from ``source`` for the first half, the same mask for the
+    second, so that the two halves differ only through z (rows are the second-to-last axis)."""
+
+    def __init__(self, source):
+        self.source = source
+
+    def apply(self, x: torch.Tensor, keep: float, scaled: bool = True) -> torch.Tensor:
+        if keep >= 1.0:
+            return x
+        half = (*x.shape[:-2], x.shape[-2] // 2, x.shape[-1])
+        mask = self.source.mask(half, keep, scaled).to(x.device, non_blocking=True)
+        return x * torch.cat([mask, mask], dim=-2)
+
+
 class TowerNet(nn.Module):
     """main -> tower, condition -> tower, concatenated -> joint layers -> output layer.
 

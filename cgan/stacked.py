@@ -26,7 +26,7 @@ from tqdm import tqdm
 from cgan.adversarial import AdversarialTrainer, adversarial_losses, judge_pairs
 from cgan.errors import UserFacingError
 from cgan.files import remove_stale_temp_files
-from cgan.layers import DropoutMasks, Maxout, TowerNet
+from cgan.layers import DropoutMasks, Maxout, TowerNet, TwinMasks
 from cgan.locks import FolderLock
 from cgan.noise import sample_noise
 from cgan.optim import MomentumSGD
@@ -39,11 +39,14 @@ class StackedMasks:
     def __init__(self, sources: list[DropoutMasks]):
         self.sources = sources
 
+    def mask(self, shape: tuple[int, ...], keep: float, scaled: bool = True) -> torch.Tensor:
+        """Masks for ``shape`` = (models, ...): each model's from its own source."""
+        return torch.stack([source.mask(tuple(shape[1:]), keep, scaled) for source in self.sources])
+
     def apply(self, x: torch.Tensor, keep: float, scaled: bool = True) -> torch.Tensor:
         if keep >= 1.0:
             return x
-        masks = torch.stack([source.mask(tuple(x.shape[1:]), keep, scaled) for source in self.sources])
-        return x * masks.to(x.device, non_blocking=True)
+        return x * self.mask(tuple(x.shape), keep, scaled).to(x.device, non_blocking=True)
 
 
 class StackedNet:
@@ -159,8 +162,9 @@ class Stack:
             member.updates += 1
         return stats.T
 
-    def generate(self, z: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
-        return self.lead.generator.output_activation(self.generator(z, condition, drop=self.masks))
+    def generate(self, z: torch.Tensor, condition: torch.Tensor | None, twins: bool = False) -> torch.Tensor:
+        drop = TwinMasks(self.masks) if twins else self.masks
+        return self.lead.generator.output_activation(self.generator(z, condition, drop=drop))
 
     def judge(self, data: torch.Tensor, condition: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor:
         return judge_pairs(partial(self.discriminator, drop=self.masks), self.discriminator.encode_condition,

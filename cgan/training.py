@@ -59,6 +59,10 @@ class TrainSettings:
     # z2 for the same conditions, against a G that ignores its noise; 0 = the paper's G.
     diversity_weight: float = 0.0
     diversity_cap: float = 1.0
+    # Which dropout masks G's two draws see in the diversity term: 'independent' (each draw its own,
+    # as DSGAN with a dropout G does: the ratio then also counts G's dropout noise, and stays at the
+    # cap even where G ignores z) or 'shared' (one mask for both draws: only z can spread them).
+    diversity_masks: Literal["independent", "shared"] = "independent"
     # Beyond the paper: G also descends weight * (1 - cos(G(z|y), x)) against the real row x of its
     # condition, the reconstruction term of conditional GANs for translation (Isola et al. 2017,
     # pix2pix, there with L1); cosine because Flickr's tags are decoded by cosine. 0 = the paper's G.
@@ -83,13 +87,17 @@ class TrainSettings:
         require(self.d_steps >= 1, "train.d_steps must be >= 1 (D updates per G update)")
         require(self.diversity_weight >= 0, "train.diversity_weight must be >= 0 (0 = the paper's G)")
         require(self.diversity_cap > 0, "train.diversity_cap must be > 0")
+        require(self.diversity_masks in ("independent", "shared"),
+                "train.diversity_masks must be 'independent' or 'shared'")
         require(self.reconstruction_weight >= 0, "train.reconstruction_weight must be >= 0 (0 = the paper's G)")
 
     def identity(self) -> dict[str, Any]:
         """The settings that shape the weights (not the epoch budget or patience); the diversity and
-        reconstruction terms' settings only when they are on, so that runs keyed before they
-        existed keep their keys."""
-        skip = {"max_epochs", "patience", *(["diversity_weight", "diversity_cap"] if not self.diversity_weight else []),
+        reconstruction terms' settings only when they are on (diversity_masks only when not the
+        default), so that runs keyed before they existed keep their keys."""
+        skip = {"max_epochs", "patience",
+                *(["diversity_weight", "diversity_cap"] if not self.diversity_weight else []),
+                *(["diversity_masks"] if not self.diversity_weight or self.diversity_masks == "independent" else []),
                 *(["reconstruction_weight"] if not self.reconstruction_weight else [])}
         return {k: v for k, v in asdict(self).items() if k not in skip}
 

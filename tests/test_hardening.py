@@ -197,6 +197,8 @@ def test_seeds_given_on_the_command_line_are_checked_before_anything_runs():
         with pytest.raises(UserFacingError, match=message):
             seed_configs(cfg, seeds)
     assert [c.name for c in seed_configs(cfg, [0, 2])] == [f"{cfg.name}-seed0", f"{cfg.name}-seed2"]
+    own = seed_configs(cfg, [cfg.seed, 2])  # the config's own seed keeps its name: Table 1's row
+    assert own[0] == cfg and own[1].name == f"{cfg.name}-seed2" and own[1].seed == 2
 
 
 @pytest.mark.parametrize("option, message", [

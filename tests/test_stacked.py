@@ -30,6 +30,7 @@ def weights(trainer):
 
 
 @pytest.mark.parametrize("settings", [{}, {"mismatched_weight": 0.5, "d_steps": 2}, {"diversity_weight": 0.5},
+                                      {"diversity_weight": 0.5, "diversity_masks": "shared"},
                                       {"reconstruction_weight": 0.5}])
 def test_each_stacked_member_matches_its_separate_run(tmp_path, settings):
     seeds = (7, 8, 9)

@@ -244,6 +244,41 @@ def test_a_diversity_term_trains_and_records_its_ratio(tmp_path):
     assert "diversity_weight" in settings.identity() and "diversity_weight" not in TrainSettings().identity()
 
 
+def test_twin_masks_give_both_halves_one_mask_per_row():
+    from cgan.layers import DropoutMasks, TwinMasks
+    from cgan.stacked import StackedMasks
+
+    for source, shape in ((DropoutMasks(3), (8, 50)), (StackedMasks([DropoutMasks(3), DropoutMasks(4)]), (2, 8, 50))):
+        masked = TwinMasks(source).apply(torch.ones(shape), 0.5)
+        first, second = masked[..., :4, :], masked[..., 4:, :]
+        assert torch.equal(first, second) and set(first.unique().tolist()) == {0.0, 2.0}
+        assert not torch.equal(first[..., 0, :], first[..., 1, :])  # rows still get their own masks
+    assert torch.equal(TwinMasks(DropoutMasks(3)).apply(torch.ones(4, 5), 1.0), torch.ones(4, 5))
+
+
+def test_with_shared_masks_the_diversity_term_sees_only_what_z_changes(tmp_path):
+    """A generator that ignores z still spreads its two draws through dropout when each draw has
+    its own masks (the ratio DSGAN sees is then > 0); with shared masks the ratio is exactly 0."""
+    from cgan.adversarial import adversarial_losses
+
+    trainer = make_trainer(tmp_path, 1)
+    with torch.no_grad():
+        trainer.generator.main_tower[0][0].weight.zero_()  # G ignores z
+    data, condition = next(trainer.batches.epoch(1))
+    z = torch.rand(20, 4)
+    ratios = {}
+    for masks in ("independent", "shared"):
+        settings = TrainSettings(noise_dim=4, diversity_weight=1.0, diversity_masks=masks)
+        _, _, stats = adversarial_losses(settings, trainer.generate, trainer.judge, data, condition, z)
+        ratios[masks] = stats[-1].item()
+    assert ratios["independent"] > 1e-6 and ratios["shared"] == 0.0
+    shared = TrainSettings(diversity_weight=1.0, diversity_masks="shared")
+    assert shared.identity()["diversity_masks"] == "shared"
+    assert "diversity_masks" not in TrainSettings(diversity_weight=1.0).identity()
+    with pytest.raises(Exception, match="diversity_masks"):
+        TrainSettings(diversity_masks="both").check()
+
+
 def test_the_reconstruction_term_pulls_the_generator_towards_its_rows_direction():
     from cgan.adversarial import adversarial_losses
 

@@ -31,7 +31,10 @@ MEASURED = [("mnist_gan", "Adversarial nets"), ("mnist_cgan", "Conditional adver
             ("mnist_cgan_diverse", "Conditional adversarial nets, z ~ U[-√3, √3], decay 1.000004, G's diversity "
                                    "term 8 (departures: paper U[0,1], decay 1.00004, no such term)"),
             ("mnist_cgan_diverse16", "Conditional adversarial nets, z ~ U[-√3, √3], decay 1.000004, G's diversity "
-                                     "term 16 (departures: paper U[0,1], decay 1.00004, no such term)")]
+                                     "term 16 (departures: paper U[0,1], decay 1.00004, no such term)"),
+            ("mnist_cgan_diverse_shared", "Conditional adversarial nets, z ~ U[-√3, √3], decay 1.000004, G's diversity "
+                                          "term 8 with its two draws under one dropout mask (departures: paper "
+                                          "U[0,1], decay 1.00004, no such term)")]
 CURVE_PANELS = [(("d_loss",), "discriminator loss"), (("g_loss",), "generator loss"),
                 (("d_fake",), "mean D(G(z)) during training"),
                 (("valid_parzen", "valid_parzen_dropout"), "validation Parzen LL (nats)"),

@@ -6,6 +6,8 @@ checkpoint in runs/<name>/ (pass --fresh to discard it).
 Several seeds in one process: --seeds 1 2 3 trains them as one stack (cgan.stacked), each in
 runs/<name>-seed<S>/ with its results as <name>-seed<S>.json: what a separate run with
 --set seed=S --set name=<name>-seed<S> gives (to float rounding; bit for bit on the CPU here).
+The config's own seed, when listed, keeps the config's name (runs/<name>/, <name>.json: Table 1's
+row of that configuration), so --seeds 1234 1 2 trains a headline row and its two other seeds.
 
 A longer run can start from a shorter one of the same settings: --continue-from runs/mnist_gan
 (with experiments/mnist_gan_open.yaml) copies that run's checkpoints and trains on from there.
@@ -65,10 +67,12 @@ def train_run(cfg: MnistExperiment, splits: MnistSplits, run_dir: Path, progress
 
 
 def seed_configs(cfg: MnistExperiment, seeds: list[int]) -> list[MnistExperiment]:
-    """One config per seed, named <name>-seed<S> (its run folder, results file and figure)."""
+    """One config per seed, named <name>-seed<S> (its run folder, results file and figure); the
+    config's own seed keeps the config as it is."""
     check_seeds(seeds)
     figure = Path(cfg.figure_name)
-    return [dataclasses.replace(cfg, seed=seed, name=f"{cfg.name}-seed{seed}",
+    return [cfg if seed == cfg.seed else
+            dataclasses.replace(cfg, seed=seed, name=f"{cfg.name}-seed{seed}",
                                 figure_name=f"{figure.stem}-seed{seed}{figure.suffix}") for seed in seeds]
 
 
@@ -91,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="per-epoch progress bar (default: when stderr is a terminal)")
     parser.add_argument("--seeds", type=int, nargs="+", metavar="S",
-                        help="train these seeds together in one process, each in runs/<name>-seed<S>/")
+                        help="train these seeds together in one process, each in runs/<name>-seed<S>/ "
+                             "(the config's own seed in runs/<name>/)")
     parser.add_argument("--continue-from", metavar="RUN_DIR",
                         help="start from another run folder's checkpoints when this run has none yet, e.g. "
                              "mnist_gan_open from runs/mnist_gan (the same epochs: the budget is not part of "
