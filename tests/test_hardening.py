@@ -190,7 +190,7 @@ def test_generate_needs_digit_values_and_makes_the_output_folder(tmp_path, capsy
 
 
 def test_seeds_given_on_the_command_line_are_checked_before_anything_runs():
-    from unimodal.train import seed_configs
+    from unimodal.experiment import seed_configs
 
     cfg = load_config(MnistExperiment, REPO / "experiments" / "mnist_smoke.yaml")
     for seeds, message in (([1, 1], "lists a seed twice"), ([3, -2], "whole number from 0")):

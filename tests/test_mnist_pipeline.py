@@ -87,6 +87,8 @@ def test_generate_writes_png_and_npy_for_chosen_digits(smoke_run):
 def test_evaluate_without_a_run_says_to_train_first(tmp_path):
     with pytest.raises(UserFacingError, match="train first"):
         evaluate.main(["--config", SMOKE, "--set", f"run_dir={tmp_path}"])
+    with pytest.raises(UserFacingError, match=r"mnist_smoke-seed3: train first .* --seeds 3"):
+        evaluate.main(["--config", SMOKE, "--set", f"run_dir={tmp_path}", "--seeds", "3"])
 
 
 def test_experiment_configs_load_and_bad_overrides_are_rejected():
@@ -213,6 +215,13 @@ def test_seeds_trained_together_match_separate_runs(smoke_run, tmp_path):
     assert f"(epoch 1 of 1, diversity {diversity:.3f})" in table
     with pytest.raises(UserFacingError, match="twice"):
         train.main([*common, "--seeds", "5", "5"])
+    for seed in (5, 6):
+        (tmp_path / "results" / f"mnist_cgan-seed{seed}.json").unlink()
+    assert evaluate.main([*common, "--seeds", "5", "6"]) == 0
+    for seed in (5, 6):  # evaluate --seeds finds the runs train --seeds made, and scores them the same
+        again = json.loads((tmp_path / "results" / f"mnist_cgan-seed{seed}.json").read_text())
+        for mode, result in rows[seed]["by_sampling"].items():
+            assert again["by_sampling"][mode]["parzen"] == result["parzen"] and again["seed"] == seed
 
 
 def test_the_validation_record_shows_a_generator_that_ignores_its_noise():

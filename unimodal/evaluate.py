@@ -21,7 +21,7 @@ from cgan.sampling import SAMPLING_LABELS, sampling_modes
 from cgan.training import training_summary
 from unimodal.classifier import accuracy, load_or_train_classifier, penultimate_features
 from unimodal.diagnostics import diagnose
-from unimodal.experiment import NUM_CLASSES, MnistExperiment, build_networks, load_experiment
+from unimodal.experiment import NUM_CLASSES, MnistExperiment, build_networks, load_experiment, seed_configs
 from unimodal.figures import save_digit_grid
 from unimodal.mnist_data import load_mnist
 from unimodal.parzen import parzen_protocol
@@ -121,15 +121,22 @@ def main(argv: list[str] | None = None) -> int:
         "experiments/mnist_cgan.yaml", prog="python -m unimodal.evaluate",
         description="Evaluate the best checkpoint of an MNIST run (paper Table 1 protocol) and "
                     "write <results_dir>/<name>.json and its sample figure.")
+    parser.add_argument("--seeds", type=int, nargs="+", metavar="S",
+                        help="evaluate these seeds' runs, as unimodal.train --seeds named them (runs/<name>-seed<S>/, "
+                             "the config's own seed runs/<name>/)")
     args = parser.parse_args(argv)
     cfg = load_experiment(args.config, args.overrides)
     cfg.route_tryout_results(args.overrides, args.write_results)
     set_threads(args.threads or cfg.threads)
-    run_dir = cfg.run_root
-    if not (run_dir / "best.pt").exists():
-        raise UserFacingError(f"no checkpoint in {run_dir}: train first with "
-                              f"python -m unimodal.train --config {args.config}")
-    evaluate_and_write(cfg, load_mnist(args.data_root, args.cache_dir), run_dir, cache_dir(args.cache_dir))
+    configs = seed_configs(cfg, args.seeds) if args.seeds else [cfg]
+    for member in configs:
+        if not (member.run_root / "best.pt").exists():
+            raise UserFacingError(f"no checkpoint in {member.run_root}: train first with "
+                                  f"python -m unimodal.train --config {args.config}"
+                                  + (f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds else ""))
+    splits = load_mnist(args.data_root, args.cache_dir)
+    for member in configs:
+        evaluate_and_write(member, splits, member.run_root, cache_dir(args.cache_dir))
     return 0
 
 

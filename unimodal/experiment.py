@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from cgan.config import load_config, require, to_dict
-from cgan.experiment import NetworkSettings, RunSettings, require_seed
+from cgan.experiment import NetworkSettings, RunSettings, check_seeds, require_seed
 from cgan.layers import TowerNet
 from cgan.training import TrainSettings
 
@@ -110,3 +112,13 @@ def build_networks(cfg: MnistExperiment, train_x: np.ndarray | None = None) -> t
 def one_hot(labels: np.ndarray | torch.Tensor) -> torch.Tensor:
     labels = torch.as_tensor(labels, dtype=torch.long)
     return torch.nn.functional.one_hot(labels, NUM_CLASSES).float()
+
+
+def seed_configs(cfg: MnistExperiment, seeds: list[int]) -> list[MnistExperiment]:
+    """One config per seed, named <name>-seed<S> (its run folder, results file and figure); the
+    config's own seed keeps the config as it is."""
+    check_seeds(seeds)
+    figure = Path(cfg.figure_name)
+    return [cfg if seed == cfg.seed else
+            dataclasses.replace(cfg, seed=seed, name=f"{cfg.name}-seed{seed}",
+                                figure_name=f"{figure.stem}-seed{seed}{figure.suffix}") for seed in seeds]

@@ -16,7 +16,6 @@ A longer run can start from a shorter one of the same settings: --continue-from 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import shutil
 from pathlib import Path
 
@@ -26,13 +25,19 @@ from cgan.adversarial import AdversarialTrainer
 from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.config import to_dict
 from cgan.continuation import start_from_run
-from cgan.experiment import check_seeds
 from cgan.paths import cache_dir
 from cgan.stacked import StackedTrainer
 from cgan.sweep_target import SweepTarget
 from cgan.training import ShuffledBatches, pick_device
 from unimodal.evaluate import evaluate_and_write
-from unimodal.experiment import MnistExperiment, build_networks, load_experiment, one_hot, run_identity
+from unimodal.experiment import (
+    MnistExperiment,
+    build_networks,
+    load_experiment,
+    one_hot,
+    run_identity,
+    seed_configs,
+)
 from unimodal.mnist_data import MnistSplits, load_mnist
 from unimodal.validation import validation_score
 
@@ -64,16 +69,6 @@ def train_run(cfg: MnistExperiment, splits: MnistSplits, run_dir: Path, progress
     trainer = make_trainer(cfg, splits, run_dir, progress, after_epoch)
     trainer.fit()
     return trainer
-
-
-def seed_configs(cfg: MnistExperiment, seeds: list[int]) -> list[MnistExperiment]:
-    """One config per seed, named <name>-seed<S> (its run folder, results file and figure); the
-    config's own seed keeps the config as it is."""
-    check_seeds(seeds)
-    figure = Path(cfg.figure_name)
-    return [cfg if seed == cfg.seed else
-            dataclasses.replace(cfg, seed=seed, name=f"{cfg.name}-seed{seed}",
-                                figure_name=f"{figure.stem}-seed{seed}{figure.suffix}") for seed in seeds]
 
 
 def sweep_trial(cfg: MnistExperiment, run_dir: Path, after_epoch, data_root: str | None = None,
