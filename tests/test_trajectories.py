@@ -67,6 +67,9 @@ def test_the_command_writes_a_table_and_curves_and_counts_runs_at_the_bar(tmp_pa
     assert "| first | 1 |" in table and "| second | 1 |" in table
     assert "test Parzen 190.0 to 210.0" in table and "1 of 2 at 0.8 or above" in table
     assert out.with_suffix(".png").stat().st_size > 1000
+    assert table.startswith("# Runs of one configuration side by side\n")
+    assert trajectories.main(["--out", str(out), "--title", "Masks shared or not", "--run", f"first={tmp_path / 'a.json'}"]) == 0
+    assert out.with_suffix(".md").read_text().startswith("# Masks shared or not\n")
 
 
 def test_a_run_without_a_label_is_refused(capsys):
