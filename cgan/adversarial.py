@@ -56,7 +56,8 @@ class AdversarialTrainer(Trainer):
         g = self.generator
         if not twins:
             return g.sample(z, condition)
-        drop = TwinMasks(self.masks) if g.training and g.dropout is not None else None
+        masks = g.active_masks()
+        drop = None if masks is None else TwinMasks(masks)
         return g.output_activation(g.run(z, condition, None, drop))
 
     def judge(self, data: torch.Tensor, condition: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor:

@@ -184,8 +184,11 @@ class TowerNet(nn.Module):
         """Pre-activation output; dropout only in training mode with a mask source attached.
         ``encoded_condition``, instead of ``condition``, is the condition tower's output
         (``encode_condition``), for callers that repeat one condition over many rows."""
-        drop = self.dropout if (self.training and self.dropout is not None) else None
-        return self.run(main, condition, encoded_condition, drop)
+        return self.run(main, condition, encoded_condition, self.active_masks())
+
+    def active_masks(self) -> DropoutMasks | None:
+        """The mask source dropout draws from now: the attached one in training mode, else none."""
+        return self.dropout if self.training else None
 
     def run(self, main: torch.Tensor, condition: torch.Tensor | None, encoded_condition: torch.Tensor | None,
             drop, apply: LayerFn | None = None) -> torch.Tensor:

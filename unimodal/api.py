@@ -26,10 +26,11 @@ from unimodal.sampling import generate
 
 
 class MnistGenerator:
-    """A trained generator and the config it was trained with."""
+    """A trained generator, the config it was trained with and its training epoch (None when the
+    file does not say)."""
 
-    def __init__(self, network: TowerNet, config: MnistExperiment):
-        self.network, self.config = network.eval(), config
+    def __init__(self, network: TowerNet, config: MnistExperiment, epoch: int | None = None):
+        self.network, self.config, self.epoch = network.eval(), config, epoch
 
     @property
     def conditional(self) -> bool:
@@ -64,14 +65,14 @@ def generator_from_checkpoint(checkpoint: dict, source: str | Path) -> MnistGene
     if checkpoint.get("config") is None:
         raise UserFacingError(f"{source} holds no config: it was written before checkpoints stored one; train "
                               "it again, or evaluate it with unimodal.evaluate and its YAML")
-    return _build(checkpoint["config"], checkpoint["generator"])
+    return _build(checkpoint["config"], checkpoint["generator"], checkpoint.get("epoch"))
 
 
-def _build(config: dict, state: dict) -> MnistGenerator:
+def _build(config: dict, state: dict, epoch: int | None) -> MnistGenerator:
     cfg = from_dict(MnistExperiment, config)
     generator, _ = build_networks(cfg)
     generator.load_state_dict(state)
-    return MnistGenerator(generator, cfg)
+    return MnistGenerator(generator, cfg, epoch)
 
 
 def load_generator(path: str | Path) -> MnistGenerator:
@@ -80,7 +81,7 @@ def load_generator(path: str | Path) -> MnistGenerator:
     path = Path(path)
     if path.suffix == ".safetensors":
         tensors, meta = read_weights(path, required=("config",), pipeline="MNIST")
-        return _build(meta["config"], {k: v.float() for k, v in tensors.items()})
+        return _build(meta["config"], {k: v.float() for k, v in tensors.items()}, meta.get("epoch"))
     return generator_from_checkpoint(load_checkpoint(path), path)
 
 

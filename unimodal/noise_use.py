@@ -27,15 +27,13 @@ from pathlib import Path
 import torch
 
 from cgan.adversarial import diversity_ratio
-from cgan.checkpoint import load_checkpoint
 from cgan.cli import run_cli
 from cgan.errors import UserFacingError
 from cgan.layers import DropoutMasks, TowerNet, TwinMasks
 from cgan.noise import sample_noise
 from cgan.paths import REPO_ROOT
 from cgan.provenance import provenance
-from cgan.weights import read_weights
-from unimodal.api import generator_from_checkpoint, load_generator
+from unimodal.api import load_generator
 from unimodal.experiment import NUM_CLASSES, one_hot
 
 REGIMES = ("independent masks", "one shared mask", "no dropout")
@@ -64,20 +62,14 @@ def spread_ratios(network: TowerNet, noise: str, noise_dim: int, conditional: bo
 
 
 def measure(label: str, path: Path) -> dict:
-    """One generator's row: its ratios, and for a training checkpoint its epoch and the
-    validation diversity its run folder recorded at that epoch."""
-    epoch, valid_diversity = None, None
-    if path.suffix == ".safetensors":
-        generator = load_generator(path)
-        epoch = read_weights(path, required=("config",), pipeline="MNIST")[1].get("epoch")
-    else:
-        checkpoint = load_checkpoint(path)
-        generator = generator_from_checkpoint(checkpoint, path)
-        epoch = checkpoint.get("epoch")
-        history = path.parent / "history.json"
-        if epoch is not None and history.is_file():
-            valid_diversity = next((r.get("valid_diversity") for r in json.loads(history.read_text())
-                                    if r["epoch"] == epoch), None)
+    """One generator's row: its ratios, its epoch, and for a training checkpoint the validation
+    diversity its run folder recorded at that epoch."""
+    generator = load_generator(path)
+    epoch, valid_diversity = generator.epoch, None
+    history = path.parent / "history.json"
+    if path.suffix != ".safetensors" and epoch is not None and history.is_file():
+        valid_diversity = next((r.get("valid_diversity") for r in json.loads(history.read_text())
+                                if r["epoch"] == epoch), None)
     cfg = generator.config
     ratios = spread_ratios(generator.network, cfg.train.noise, cfg.train.noise_dim, cfg.conditional)
     return {"label": label, "generator": str(path), "config": cfg.name, "epoch": epoch,
