@@ -32,7 +32,7 @@ help:
 	@echo "make flickr-summary results/flickr/summary.md: the faithful, matching-aware, diverse and reconstruction configurations side by side (after each is evaluated)"
 	@echo "make sweep CONFIG=experiments/mnist_cgan.yaml SPACE=experiments/sweeps/....yaml [ARGS='--trials 8 --epochs 20']"
 	@echo "                  hyper-parameter sweep on Optuna -> results/<experiment>/sweeps/<study> (python -m cgan.sweep --help)"
-	@echo "make bench       speed benchmarks (training updates/s, Parzen protocol, matmul peak)"
+	@echo "make bench       speed benchmarks (training updates/s, matmul peak, Parzen protocol, feature extraction; GPU when present)"
 	@echo "make lint        ruff"
 	@echo "make setup-dev   only reinstall this package (editable), e.g. after pulling"
 	@echo "make clean-runs  delete runs/ (checkpoints of every experiment; results/ is kept)"

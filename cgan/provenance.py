@@ -7,7 +7,7 @@ import platform
 import shlex
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -69,5 +69,5 @@ def provenance() -> dict:
         "command": command_line(),
         "commit": git_commit(),
         "machine": machine(),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }

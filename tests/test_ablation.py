@@ -4,7 +4,7 @@ import csv
 import json
 
 from cgan import sweep
-from tests.data_paths import DATA_ROOT
+from tests.data_paths import mnist_root
 from tests.test_sweep import SMOKE, sweep_args, write_space
 from unimodal import ablation
 
@@ -14,7 +14,7 @@ def test_ablation_measures_every_trial_of_a_sweep_and_writes_its_report(tmp_path
                         "generator.dropout_scaled: [true, false]\n")
     assert sweep.main(sweep_args(tmp_path, space, "--sampler", "grid", "--epochs", "1", "--study", "abl",
                                  "--set", "eval.sample_with_dropout=false")) == 0
-    common = ["--config", SMOKE, "--data-root", DATA_ROOT, "--cache-dir", str(tmp_path / "cache"),
+    common = ["--config", SMOKE, "--data-root", mnist_root(), "--cache-dir", str(tmp_path / "cache"),
               "--set", f"run_dir={tmp_path / 'runs'}", "--set", f"results_dir={tmp_path / 'results'}",
               "--threads", "1"]
     assert ablation.main([*common, "--study", "abl"]) == 0
@@ -63,7 +63,7 @@ def test_a_trial_whose_run_folder_is_gone_keeps_its_earlier_row_and_one_never_me
     space = write_space(tmp_path / "space.yaml", "train.noise: [unit_uniform, symmetric_uniform]\n")
     assert sweep.main(sweep_args(tmp_path, space, "--sampler", "grid", "--epochs", "1", "--study", "keep",
                                  "--set", "eval.sample_with_dropout=false")) == 0
-    common = ["--config", SMOKE, "--data-root", DATA_ROOT, "--cache-dir", str(tmp_path / "cache"),
+    common = ["--config", SMOKE, "--data-root", mnist_root(), "--cache-dir", str(tmp_path / "cache"),
               "--set", f"run_dir={tmp_path / 'runs'}", "--set", f"results_dir={tmp_path / 'results'}",
               "--threads", "1", "--study", "keep"]
     assert ablation.main(common) == 0

@@ -9,7 +9,7 @@ from torch import nn
 
 import cgan.files as files
 from cgan.errors import UserFacingError
-from tests.data_paths import REAL_ROOT
+from tests.data_paths import real_root
 from unimodal import classifier
 from unimodal.classifier import (
     MnistClassifier,
@@ -25,7 +25,7 @@ from unimodal.mnist_data import load_mnist
 def mnist(tmp_path_factory):
     """Real MNIST, decoded once for the module."""
     return load_mnist(
-        data_root=REAL_ROOT,
+        data_root=real_root("mnist"),
         cache_dir=tmp_path_factory.mktemp("cache"),
         progress=False,
     )

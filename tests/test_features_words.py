@@ -15,7 +15,7 @@ from features.corpora import Concatenated, MirflickrTags, PlainText, Yfcc100mMet
 from features.mirflickr import MirFlickr, image_number, is_train
 from features.skipgram import main, train_word_vectors
 from features.tokens import tag_token, tag_tokens, text_tokens
-from tests.data_paths import REAL_ROOT
+from tests.data_paths import REAL_ROOT, real_root
 from tests.fixtures_features import make_mirflickr
 
 # ---------------------------------------------------------------- tokens
@@ -214,8 +214,8 @@ def test_cli_missing_corpus_file(tmp_path, mir_root):
 
 def test_real_mirflickr_copy_and_captions():
     """Counts from the data README: 20,015 images, 92,809 tags, 24 concepts, 40,460 captions."""
-    if not (REAL_ROOT / "mirflickr25k").is_dir():
-        pytest.skip(f"no MIR Flickr copy at {REAL_ROOT} (set CGAN_TEST_DATA_ROOT)")
+    real_root("mirflickr25k")
+    real_root("text")
     ds = MirFlickr.at(REAL_ROOT)
     assert len(ds.image_numbers) == 20015 and ds.image_numbers[0] == 1
     assert sum(len(ds.tags(n)) for n in ds.image_numbers) == 92809

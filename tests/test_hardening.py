@@ -22,7 +22,7 @@ from cgan.digest import sha256
 from cgan.errors import ConfigError, UserFacingError
 from cgan.locks import FolderLock
 from cgan.training import TrainSettings
-from tests.data_paths import DATA_ROOT
+from tests.data_paths import mnist_root
 from tests.test_training import make_trainer
 from unimodal import generate, train
 from unimodal.experiment import MnistExperiment
@@ -229,7 +229,7 @@ def test_generate_says_when_an_unconditional_generator_ignores_the_digits(tmp_pa
 
 def test_a_tryout_writes_its_results_under_its_run_folder(tmp_path, one_thread):
     results = tmp_path / "committed"
-    common = ["--config", str(REPO / "experiments" / "mnist_smoke.yaml"), "--data-root", DATA_ROOT,
+    common = ["--config", str(REPO / "experiments" / "mnist_smoke.yaml"), "--data-root", mnist_root(),
               "--cache-dir", str(tmp_path / "cache"), "--set", f"run_dir={tmp_path / 'runs'}", "--threads", "1",
               "--set", "eval.classifier_epochs=0.05", "--set", "eval.classifier_min_accuracy=0.5"]
     # The smoke config's own results_dir is replaced here by one the test owns, via the config file.

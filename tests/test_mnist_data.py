@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from cgan.errors import DataError
-from tests.data_paths import REAL_ROOT
+from tests.data_paths import REAL_ROOT, real_root
 from unimodal import download, mnist_data
 from unimodal.mnist_data import MNIST_FILES, load_mnist, read_idx
 
@@ -34,8 +34,7 @@ def idx_bytes(array: np.ndarray, dtype_code: int = 0x08) -> bytes:
 @pytest.fixture(scope="module")
 def real_cache(tmp_path_factory):
     """A cache folder shared by the tests that load the real data, so it is decoded once."""
-    if not REAL_MNIST.is_dir():
-        pytest.skip(f"no MNIST copy at {REAL_MNIST} (set CGAN_TEST_DATA_ROOT)")
+    real_root("mnist")
     return tmp_path_factory.mktemp("mnist-cache")
 
 
@@ -47,8 +46,7 @@ def real_splits(real_cache):
 @pytest.fixture
 def real_copy(tmp_path):
     """A writable data root holding copies of the real files, for corrupting or removing some."""
-    if not REAL_MNIST.is_dir():
-        pytest.skip(f"no MNIST copy at {REAL_MNIST} (set CGAN_TEST_DATA_ROOT)")
+    real_root("mnist")
     folder = tmp_path / "root" / "mnist"
     folder.mkdir(parents=True)
     for name in MNIST_FILES:

@@ -9,7 +9,7 @@ import torch
 
 from cgan.digest import sha256
 from cgan.errors import ConfigError, UserFacingError
-from tests.data_paths import DATA_ROOT
+from tests.data_paths import mnist_root
 from unimodal import evaluate, generate, report, train
 from unimodal.experiment import load_experiment
 from unimodal.mnist_data import load_mnist
@@ -22,7 +22,7 @@ SMOKE = str(REPO / "experiments" / "mnist_smoke.yaml")
 def smoke_run(tmp_path_factory):
     """Train 1 epoch, then resume to 2 (as after an interruption); evaluate; build the table."""
     root = tmp_path_factory.mktemp("smoke")
-    common = ["--config", SMOKE, "--data-root", DATA_ROOT, "--cache-dir", str(root / "cache"),
+    common = ["--config", SMOKE, "--data-root", mnist_root(), "--cache-dir", str(root / "cache"),
               "--set", f"run_dir={root / 'runs'}", "--set", f"results_dir={root / 'results'}",
               "--set", "name=mnist_cgan", "--threads", "2"]
     assert train.main([*common, "--set", "train.max_epochs=1", "--no-evaluate"]) == 0
@@ -133,7 +133,7 @@ def test_table1_from_weights_gives_the_runs_own_numbers(smoke_run, tmp_path):
     assert export.main(["--checkpoint", str(root / "runs" / "mnist_cgan" / "best.pt"), "--out", str(weights)]) == 0
     out = tmp_path / "table"
     assert from_weights.main([str(weights), "--out", str(out), "--committed", str(root / "results"),
-                              "--data-root", DATA_ROOT, "--cache-dir", str(root / "cache"), "--threads", "2"]) == 0
+                              "--data-root", mnist_root(), "--cache-dir", str(root / "cache"), "--threads", "2"]) == 0
     row = json.loads((out / "table1_from_weights.json").read_text())["rows"][0]
     committed = json.loads((root / "results" / "mnist_cgan.json").read_text())["by_sampling"]
     for mode in ("deterministic", "dropout"):  # fp32 weights, the evaluation's noise seed: the same numbers
@@ -165,7 +165,7 @@ def test_the_shipped_generators_draw_the_digit_asked_for(smoke_run, tmp_path):
     root, _ = smoke_run
     shipped = sorted((REPO / "weights").glob("mnist_*.safetensors"))
     assert shipped, "weights/ ships the generators of Table 1"
-    classifier = load_or_train_classifier(load_mnist(DATA_ROOT, root / "cache", progress=False), root / "cache",
+    classifier = load_or_train_classifier(load_mnist(mnist_root(), root / "cache", progress=False), root / "cache",
                                           progress=False, epochs=0.1, min_accuracy=0.8)  # the smoke run's
     for path in shipped:
         G = load_generator(path)
@@ -190,7 +190,7 @@ def test_seeds_trained_together_match_separate_runs(smoke_run, tmp_path):
     from cgan.checkpoint import load_checkpoint
 
     root, _ = smoke_run
-    common = ["--config", SMOKE, "--data-root", DATA_ROOT, "--cache-dir", str(root / "cache"), "--threads", "2",
+    common = ["--config", SMOKE, "--data-root", mnist_root(), "--cache-dir", str(root / "cache"), "--threads", "2",
               "--set", f"run_dir={tmp_path / 'runs'}", "--set", f"results_dir={tmp_path / 'results'}",
               "--set", "train.max_epochs=1", "--set", "name=mnist_cgan"]
     assert train.main([*common, "--seeds", "5", "6"]) == 0

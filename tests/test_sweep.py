@@ -17,7 +17,7 @@ import pytest
 
 from cgan import sweep
 from cgan.errors import ConfigError
-from tests.data_paths import DATA_ROOT
+from tests.data_paths import mnist_root
 from unimodal import train
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,7 +27,7 @@ TINY = ["--set", "train_images=500", "--set", "eval.samples_per_class=20", "--se
 
 
 def sweep_args(root: Path, space: Path, *extra: str) -> list[str]:
-    return ["--config", SMOKE, "--space", str(space), "--data-root", DATA_ROOT,
+    return ["--config", SMOKE, "--space", str(space), "--data-root", mnist_root(),
             "--cache-dir", str(root / "cache"), "--set", f"run_dir={root / 'runs'}",
             "--set", f"results_dir={root / 'results'}", "--threads", "1", *TINY, *extra]
 
@@ -62,7 +62,7 @@ def test_a_tiny_sweep_writes_its_outputs_and_the_best_trial_reproduces_alone(tmp
 
     best = max(record["trials"], key=lambda t: t["score"])
     alone = [o for o in best["overrides"] if not o.startswith("run_dir=")] + [f"run_dir={tmp_path / 'alone'}"]
-    args = ["--config", SMOKE, "--data-root", DATA_ROOT, "--cache-dir", str(tmp_path / "cache"), "--no-evaluate",
+    args = ["--config", SMOKE, "--data-root", mnist_root(), "--cache-dir", str(tmp_path / "cache"), "--no-evaluate",
             "--threads", "1", *[item for o in alone for item in ("--set", o)]]
     assert train.main(args) == 0
     history = json.loads((tmp_path / "alone" / "mnist_smoke" / "history.json").read_text())
