@@ -67,7 +67,7 @@ class TaggingSettings:
     samples: int = 100
     nearest: int = 20
     top: int = 10
-    sample_with_dropout: bool = True
+    sample_with_dropout: bool = False  # as MNIST's protocol: G sampled without dropout
     vocabulary: Literal["all", "tags"] = "all"
     valid_images: int | None = None  # None: every validation image, each scored epoch
     every_epochs: int = 1

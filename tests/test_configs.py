@@ -47,3 +47,13 @@ def test_the_number_check_sees_numbers():
     assert NUMBER_LINE.match("  - 1200")
     assert NUMBER_LINE.match("  pieces: [240, 5]")
     assert not NUMBER_LINE.match("  noise: symmetric_uniform")
+
+
+def test_a_config_that_leaves_out_the_sampling_mode_samples_as_the_protocol_does():
+    """parzen_ll.py samples G without dropout: the schema's default, so a new config cannot silently
+    pick the stopping point and headline with the other mode."""
+    from multimodal.experiment import TaggingSettings
+    from unimodal.experiment import MnistEvalSettings
+
+    assert MnistEvalSettings().sample_with_dropout is False
+    assert TaggingSettings().sample_with_dropout is False

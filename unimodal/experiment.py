@@ -32,7 +32,7 @@ class MnistEvalSettings:
     seed: int = 2014
     classifier_epochs: float = 5.0
     classifier_min_accuracy: float = 0.99
-    sample_with_dropout: bool = True
+    sample_with_dropout: bool = False  # the protocol (parzen_ll.py samples G without dropout)
 
     def check(self) -> None:
         require_seed(self.seed, "eval.seed")
