@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from multimodal.experiment import TaggingSettings
 from multimodal.experiment import load_experiment as load_flickr
+from unimodal.experiment import MnistEvalSettings
 from unimodal.experiment import load_experiment as load_mnist
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
@@ -52,8 +54,5 @@ def test_the_number_check_sees_numbers():
 def test_a_config_that_leaves_out_the_sampling_mode_samples_as_the_protocol_does():
     """parzen_ll.py samples G without dropout: the schema's default, so a new config cannot silently
     pick the stopping point and headline with the other mode."""
-    from multimodal.experiment import TaggingSettings
-    from unimodal.experiment import MnistEvalSettings
-
     assert MnistEvalSettings().sample_with_dropout is False
     assert TaggingSettings().sample_with_dropout is False

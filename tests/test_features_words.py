@@ -15,7 +15,7 @@ from features.corpora import Concatenated, MirflickrTags, PlainText, Yfcc100mMet
 from features.mirflickr import MirFlickr, image_number, is_train
 from features.skipgram import main, train_word_vectors
 from features.tokens import tag_token, tag_tokens, text_tokens
-from tests.data_paths import REAL_ROOT, real_root
+from tests.data_paths import real_root
 from tests.fixtures_features import make_mirflickr
 
 # ---------------------------------------------------------------- tokens
@@ -214,12 +214,12 @@ def test_cli_missing_corpus_file(tmp_path, mir_root):
 
 def test_real_mirflickr_copy_and_captions():
     """Counts from the data README: 20,015 images, 92,809 tags, 24 concepts, 40,460 captions."""
-    real_root("mirflickr25k")
+    root = real_root("mirflickr25k")
     real_root("text")
-    ds = MirFlickr.at(REAL_ROOT)
+    ds = MirFlickr.at(root)
     assert len(ds.image_numbers) == 20015 and ds.image_numbers[0] == 1
     assert sum(len(ds.tags(n)) for n in ds.image_numbers) == 92809
     assert len({c for names in ds.annotations.values() for c in names}) == 24
-    captions = PlainText(REAL_ROOT / "text" / "flickr8k_captions.txt.gz", column=1)
+    captions = PlainText(root / "text" / "flickr8k_captions.txt.gz", column=1)
     documents = sum(1 for _ in captions)  # a caption of one-letter words only gives no document
     assert 40450 <= documents <= 40460 and captions.short_lines == 0

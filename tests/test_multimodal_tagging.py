@@ -7,7 +7,7 @@ import torch
 
 from multimodal.metrics import tag_scores
 from multimodal.tagging import TagDecoder, Vocabulary, decode_tags, nearest_words, rank_votes
-from tests.data_paths import REAL_ROOT, real_root
+from tests.data_paths import real_root
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -139,8 +139,7 @@ def test_the_shipped_tagger_gives_real_test_photos_their_own_tags(one_thread):
     from multimodal.api import DEFAULT_WEIGHTS, load_tagger
 
     assert DEFAULT_WEIGHTS.is_file(), "weights/ ships the generator of Table 2"
-    real_root("mirflickr25k")
-    flickr = MirFlickr.at(REAL_ROOT)
+    flickr = MirFlickr.at(real_root("mirflickr25k"))
     numbers = [n for n in flickr.image_numbers if n > 15000 and len(flickr.tags(n)) >= 3][:40]
     tagger = load_tagger(DEFAULT_WEIGHTS)
     assert repr(tagger) == f"FlickrTagger({DEFAULT_WEIGHTS.stem!r}, efficientnet-lite0 features, 1375 words, 10 tags per image)"
