@@ -37,6 +37,10 @@ def test_verdicts_follow_the_thresholds():
     assert ablation.dropout_label({"hidden_keep": 1.0, "input_keep": 1.0}) == "none"
     assert ablation.diversity_term_label({"diversity_weight": 0.0}) == "none"
     assert ablation.diversity_term_label({"diversity_weight": 8.0, "diversity_cap": 0.12}) == "8 (cap 0.12)"
+    assert ablation.diversity_term_label({"diversity_weight": 8.0, "diversity_cap": 0.12,
+                                          "diversity_masks": "independent"}) == "8 (cap 0.12)"
+    assert ablation.diversity_term_label({"diversity_weight": 8.0, "diversity_cap": 0.12,
+                                          "diversity_masks": "shared"}) == "8 (cap 0.12, one mask)"
 
 
 def test_the_finding_names_each_setting_with_its_decay():
@@ -44,6 +48,37 @@ def test_the_finding_names_each_setting_with_its_decay():
              "diversity": 0.6, "verdict": "G uses z", "epochs_run": 30} for d, v in ((1.00004, 60.0), (1.000004, 70.0))]
     assert ablation.finding(rows).endswith("is symmetric_uniform noise, G dropout keep 0.5 (scaled), decay 1.000004 "
                                            "(70.0 nats, diversity 0.60).")
+
+
+def seeded_rows() -> list[dict]:
+    """Two settings, each with three seeds; the shared-mask one has the best row (seed 2)."""
+    base = {"noise": "symmetric_uniform", "g_dropout": "keep 0.5 (scaled)", "lr_decay": 1.000004,
+            "conditional_accuracy": 0.99, "frechet": 100.0, "epochs_run": 30}
+    rows = []
+    for term, parzens, diversities in (("8 (cap 0.12)", (100.0, 120.0, 110.0), (0.7, 0.1, 0.6)),
+                                       ("8 (cap 0.12, one mask)", (150.0, 160.0, 170.0), (0.9, 0.92, 0.94))):
+        for seed, parzen, diversity in zip((1234, 1, 2), parzens, diversities):
+            rows.append({**base, "diversity_term": term, "seed": seed, "valid_parzen": parzen, "diversity": diversity})
+    for row in rows:
+        row["verdict"] = ablation.verdict({**row, "final_d_fake": 0.3})
+    return rows
+
+
+def test_the_finding_names_a_setting_once_however_many_seeds_ran_it_and_the_best_rows_seed():
+    sentence = ablation.finding(seeded_rows())
+    assert sentence.count("diversity term 8 (cap 0.12);") == 1 and sentence.count("one mask)") == 2
+    assert sentence.endswith("diversity term 8 (cap 0.12, one mask) with seed 2 (170.0 nats, diversity 0.94).")
+
+
+def test_settings_with_several_seeds_get_mean_and_sd_across_them_and_their_verdict_counts():
+    lines = ablation.across_seeds(seeded_rows())
+    independent, shared = (line for line in lines if line.startswith("| symmetric_uniform"))
+    # mean ± sd (ddof 1): (100, 120, 110) -> 110.0 ± 10.0; diversity (0.7, 0.1, 0.6) -> 0.47 ± 0.32, lowest 0.10
+    assert "| 1234, 1, 2 | 110.0 ± 10.0 | 0.47 ± 0.32 | 0.10 |" in independent
+    assert "G uses z: 2, G ignores z (one image per class): 1" in independent
+    assert "| 160.0 ± 10.0 | 0.92 ± 0.02 | 0.90 | 99.0 ± 0.0% | 100.0 ± 0.0 | G uses z: 3 |" in shared
+    one_seed_each = [{**r, "seed": 1234} for r in seeded_rows()[:1]] + seeded_rows()[3:4]
+    assert ablation.across_seeds(one_seed_each) == []
 
 
 def test_the_setting_names_a_diversity_term_only_when_there_is_one():

@@ -57,9 +57,13 @@ def dropout_label(g: dict) -> str:
 
 
 def diversity_term_label(train: dict) -> str:
-    """G's diversity-sensitive term (ours, beyond the paper; Yang et al. 2019): 'none' when off."""
+    """G's diversity-sensitive term (ours, beyond the paper; Yang et al. 2019): 'none' when off;
+    'one mask' when its two draws share G's dropout masks (else independent, DSGAN as written)."""
     weight = train.get("diversity_weight", 0.0)
-    return "none" if not weight else f"{weight:g} (cap {train.get('diversity_cap', 1.0):g})"
+    if not weight:
+        return "none"
+    masks = ", one mask" if train.get("diversity_masks") == "shared" else ""
+    return f"{weight:g} (cap {train.get('diversity_cap', 1.0):g}{masks})"
 
 
 def verdict(row: dict) -> str:
@@ -122,18 +126,55 @@ def setting(row: dict) -> str:
             + ("" if term == "none" else f", diversity term {term}"))
 
 
+def settings_of(rows: list[dict]) -> list[str]:
+    """The distinct settings of these rows, in order (several seeds of one setting name it once)."""
+    return list(dict.fromkeys(setting(r) for r in rows))
+
+
+def seeds_by_setting(rows: list[dict]) -> dict[str, list[dict]]:
+    return {s: [r for r in rows if setting(r) == s] for s in settings_of(rows)}
+
+
 def finding(rows: list[dict]) -> str:
     """One sentence from the verdicts: which settings let G use z."""
     using = [r for r in rows if r["verdict"] == "G uses z"]
     if not using:
         kinds = sorted({r["verdict"] for r in rows})
         return (f"No setting tried made G use z within {max(r['epochs_run'] for r in rows)} epochs: "
-                + "; ".join(f"{k}: " + ", ".join(setting(r) for r in rows if r["verdict"] == k)
+                + "; ".join(f"{k}: " + ", ".join(settings_of([r for r in rows if r["verdict"] == k]))
                             for k in kinds) + ".")
     best = max(using, key=lambda r: r["valid_parzen"])
-    return ("G uses z with " + "; ".join(setting(r) for r in using)
+    several = len({r.get("seed") for r in rows if setting(r) == setting(best)}) > 1
+    return ("G uses z with " + "; ".join(settings_of(using))
             + f"; the best of these by validation Parzen (protocol) is {setting(best)} "
-            f"({best['valid_parzen']:.1f} nats, diversity {best['diversity']:.2f}).")
+            + (f"with seed {best['seed']} " if several else "")
+            + f"({best['valid_parzen']:.1f} nats, diversity {best['diversity']:.2f}).")
+
+
+def mean_sd(values: list[float], digits: int = 1) -> str:
+    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
+
+
+def across_seeds(rows: list[dict]) -> list[str]:
+    """Settings trained with several seeds: mean ± sd (ddof 1) of the seeds' numbers, and how many
+    seeds each verdict got, so that one lucky seed cannot carry a setting."""
+    groups = {s: g for s, g in seeds_by_setting(rows).items() if len({r.get("seed") for r in g}) > 1}
+    if not groups:
+        return []
+    lines = ["## Settings run with several seeds", "",
+             "Mean ± standard deviation (ddof 1) across seeds; the per-seed rows are in the table above.", "",
+             "| setting | seeds | valid Parzen (protocol) | diversity | lowest diversity | conditional accuracy "
+             "| Fréchet | verdicts |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, group in groups.items():
+        verdicts = ", ".join(f"{k}: {sum(r['verdict'] == k for r in group)}"
+                             for k in dict.fromkeys(r["verdict"] for r in group))
+        lines.append(f"| {name} | {', '.join(str(r.get('seed')) for r in group)} | "
+                     f"{mean_sd([r['valid_parzen'] for r in group])} | "
+                     f"{mean_sd([r['diversity'] for r in group], 2)} | {min(r['diversity'] for r in group):.2f} | "
+                     f"{mean_sd([100 * r['conditional_accuracy'] for r in group])}% | "
+                     f"{mean_sd([r['frechet'] for r in group])} | {verdicts} |")
+    return [*lines, ""]
 
 
 def render(rows: list[dict], record: dict) -> str:
@@ -157,22 +198,26 @@ def render(rows: list[dict], record: dict) -> str:
         "images are not used here): conditional accuracy, within-class diversity (1 = as varied as real "
         "digits, 0 = one image per class), Fréchet distance in this repository's classifier's "
         "penultimate features (mean over classes). D(x) and D(G(z)): means over the trial's last epoch.",
+        "- The diversity term's two draws G(z1|y), G(z2|y) take independent dropout masks (DSGAN as "
+        "written) unless the term says *one mask*: then they share G's masks, so that only z can "
+        "separate them (`train.diversity_masks: shared`).",
         f"- Verdicts (ours), in this order: *D wins* when the last epoch's mean D(G(z)) < {D_WINS_BELOW}; "
         f"*no usable digits* when the conditional accuracy < {NO_DIGITS_BELOW:.0%}; *G ignores z* when the "
         f"diversity < {COLLAPSED_BELOW}; else *G uses z*.",
         "",
-        "| noise | G dropout | lr decay (per update) | G diversity term (ours) | valid Parzen (protocol) | best epoch / run | conditional accuracy | diversity "
+        "| noise | G dropout | lr decay (per update) | G diversity term (ours) | seed | valid Parzen (protocol) | best epoch / run | conditional accuracy | diversity "
         "| Fréchet | D(x) | D(G(z)) | valid Parzen, G dropout on (variant) | verdict | measured at |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         variant = "—" if r["valid_parzen_dropout"] is None else f"{r['valid_parzen_dropout']:.1f}"
         lines.append(
-            f"| {r['noise']} | {r['g_dropout']} | {r['lr_decay']} | {r.get('diversity_term', 'none')} | {r['valid_parzen']:.1f} | {r['best_epoch']} / {r['epochs_run']} | "
+            f"| {r['noise']} | {r['g_dropout']} | {r['lr_decay']} | {r.get('diversity_term', 'none')} | {r.get('seed', '—')} | "
+            f"{r['valid_parzen']:.1f} | {r['best_epoch']} / {r['epochs_run']} | "
             f"{100 * r['conditional_accuracy']:.1f}% | {r['diversity']:.2f} | {r['frechet']:.2f} | "
             f"{r['final_d_real']:.3f} | {r['final_d_fake']:.3f} | {variant} | {r['verdict']} | "
             f"`{r['measured_at'][:12]}` |")
-    lines += ["", "**Finding.** " + record["finding"], "",
+    lines += ["", *across_seeds(rows), "**Finding.** " + record["finding"], "",
               "`ablation.png`: validation Parzen (protocol) per epoch of every trial, and diversity against "
               "validation Parzen.", ""]
     return "\n".join(lines)
@@ -180,9 +225,10 @@ def render(rows: list[dict], record: dict) -> str:
 
 def save_plot(rows: list[dict], path: Path) -> None:
     fig, (curves, scatter) = plt.subplots(1, 2, figsize=(12, 4.5))
+    seeded = {s for s, g in seeds_by_setting(rows).items() if len(g) > 1}
     for r in rows:
         points = [(e, v) for e, v in r["curve"] if v is not None]
-        label = setting(r)
+        label = setting(r) + (f", seed {r.get('seed')}" if setting(r) in seeded else "")
         curves.plot(*zip(*points), linewidth=1, label=label)
         scatter.scatter(r["diversity"], r["valid_parzen"], label=label)
     curves.set_xlabel("epoch")
