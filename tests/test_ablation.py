@@ -72,13 +72,16 @@ def test_the_finding_names_a_setting_once_however_many_seeds_ran_it_and_the_best
 
 def test_settings_with_several_seeds_get_mean_and_sd_across_them_and_their_verdict_counts():
     lines = ablation.across_seeds(seeded_rows())
-    independent, shared = (line for line in lines if line.startswith("| symmetric_uniform"))
+    independent, shared = (line for line in lines if line.startswith("| `None` | symmetric_uniform"))
     # mean ± sd (ddof 1): (100, 120, 110) -> 110.0 ± 10.0; diversity (0.7, 0.1, 0.6) -> 0.47 ± 0.32, lowest 0.10
     assert "| 1234, 1, 2 | 110.0 ± 10.0 | 0.47 ± 0.32 | 0.10 |" in independent
     assert "G uses z: 2, G ignores z (one image per class): 1" in independent
     assert "| 160.0 ± 10.0 | 0.92 ± 0.02 | 0.90 | 99.0 ± 0.0% | 100.0 ± 0.0 | G uses z: 3 |" in shared
     one_seed_each = [{**r, "seed": 1234} for r in seeded_rows()[:1]] + seeded_rows()[3:4]
     assert ablation.across_seeds(one_seed_each) == []
+    # The same setting in two sweeps is two groups, not one: each sweep's seeds are one comparison.
+    split = [{**r, "study": "first" if r["seed"] == 1234 else "second"} for r in seeded_rows()[:3]]
+    assert [line.split(" | ")[0] for line in ablation.across_seeds(split) if line.startswith("| `")] == ["| `second`"]
 
 
 def test_the_setting_names_a_diversity_term_only_when_there_is_one():

@@ -156,20 +156,26 @@ def mean_sd(values: list[float], digits: int = 1) -> str:
 
 
 def across_seeds(rows: list[dict]) -> list[str]:
-    """Settings trained with several seeds: mean ± sd (ddof 1) of the seeds' numbers, and how many
-    seeds each verdict got, so that one lucky seed cannot carry a setting."""
-    groups = {s: g for s, g in seeds_by_setting(rows).items() if len({r.get("seed") for r in g}) > 1}
+    """Settings that one sweep trained with several seeds: mean ± sd (ddof 1) of the seeds' numbers,
+    and how many seeds each verdict got, so that one lucky seed cannot carry a setting. Grouped
+    within a sweep, so that each group is one controlled comparison (a setting another sweep also
+    ran, at other commits, stays out of it)."""
+    keyed = {(r.get("study"), setting(r)): [] for r in rows}
+    for r in rows:
+        keyed[(r.get("study"), setting(r))].append(r)
+    groups = {k: g for k, g in keyed.items() if len({r.get("seed") for r in g}) > 1}
     if not groups:
         return []
     lines = ["## Settings run with several seeds", "",
-             "Mean ± standard deviation (ddof 1) across seeds; the per-seed rows are in the table above.", "",
-             "| setting | seeds | valid Parzen (protocol) | diversity | lowest diversity | conditional accuracy "
+             "Mean ± standard deviation (ddof 1) across one sweep's seeds; the per-seed rows are in the "
+             "table above.", "",
+             "| sweep | setting | seeds | valid Parzen (protocol) | diversity | lowest diversity | conditional accuracy "
              "| Fréchet | verdicts |",
-             "|---|---|---|---|---|---|---|---|"]
-    for name, group in groups.items():
+             "|---|---|---|---|---|---|---|---|---|"]
+    for (study, name), group in groups.items():
         verdicts = ", ".join(f"{k}: {sum(r['verdict'] == k for r in group)}"
                              for k in dict.fromkeys(r["verdict"] for r in group))
-        lines.append(f"| {name} | {', '.join(str(r.get('seed')) for r in group)} | "
+        lines.append(f"| `{study}` | {name} | {', '.join(str(r.get('seed')) for r in group)} | "
                      f"{mean_sd([r['valid_parzen'] for r in group])} | "
                      f"{mean_sd([r['diversity'] for r in group], 2)} | {min(r['diversity'] for r in group):.2f} | "
                      f"{mean_sd([100 * r['conditional_accuracy'] for r in group])}% | "
