@@ -1,8 +1,9 @@
 """`make bench`: every speed target of the project, measured on this machine.
 
-Writes results/bench/bench-<cpu>.json and .md, one pair per CPU model (the machines that lend
-this project their cores differ from session to session: an AVX2 AMD EPYC, an AVX-512 Intel Xeon),
-so that one machine's figures never replace another's; `--only gpu` on a machine with a GPU writes
+Writes results/bench/bench-<cpu>-<vector unit>.json and .md, one pair per CPU model and vector
+unit (the machines that lend this project their cores differ from session to session, and a VM may
+name two alike: an AVX2 and an AVX-512 AMD EPYC, an AVX-512 Intel Xeon), so that one machine's
+figures never replace another's; `--only gpu` on a machine with a GPU writes
 results/bench/bench-<gpu>.json and .md. Run it on an otherwise idle machine: a
 training run in the background halves every number.
 """
@@ -12,6 +13,8 @@ import importlib
 import re
 import time
 from pathlib import Path
+
+import torch
 
 from cgan.cli import run_cli
 from cgan.files import write_json
@@ -45,12 +48,14 @@ def machine_slug(cpu: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", words).strip("-") or "unknown-cpu"
 
 
-def bench_machine(machine: dict, only: list[str] | None) -> str | None:
+def bench_machine(machine: dict, only: list[str] | None, capability: str = "") -> str | None:
     """Whose figures a run holds: the GPU's when only the GPU was measured (None without a GPU:
-    nothing was measured, and no file is written), else the CPU's."""
+    nothing was measured, and no file is written), else the CPU's with its vector unit (torch's
+    CPU capability): virtual machines name different CPUs alike ('AMD EPYC' has been an AVX2 and
+    an AVX-512 machine), and one's figures must not replace the other's."""
     if only == ["gpu"]:
         return machine.get("gpu")
-    return machine["cpu"]
+    return f"{machine['cpu']} {capability}".strip()
 
 
 def main(argv=None) -> int:
@@ -70,7 +75,7 @@ def main(argv=None) -> int:
         results["benchmarks"][name] = {**module.run(), "wall_seconds": time.perf_counter() - started}
         print(name, results["benchmarks"][name], flush=True)
     out = Path(args.out)
-    measured = bench_machine(results["provenance"]["machine"], args.only)
+    measured = bench_machine(results["provenance"]["machine"], args.only, torch.backends.cpu.get_cpu_capability())
     if measured is None:
         print("no GPU seen by torch on this machine: nothing measured, no file written")
         return 0

@@ -31,11 +31,15 @@ def test_each_cpu_model_gets_its_own_bench_file():
 
 def test_a_gpu_only_run_is_filed_under_the_gpu_and_says_so_without_one():
     from benchmarks.gpu_bench import run
-    from benchmarks.run import bench_machine
+    from benchmarks.run import bench_machine, machine_slug
 
     machine = {"cpu": "Intel(R) Xeon(R) Processor", "gpu": "NVIDIA H200"}
     assert bench_machine(machine, ["gpu"]) == "NVIDIA H200"
     assert bench_machine(machine, None) == bench_machine(machine, ["training", "gpu"]) == machine["cpu"]
+    # Two machines a VM names alike are told apart by their vector unit.
+    amd = {"cpu": "AMD EPYC"}
+    assert machine_slug(bench_machine(amd, None, "AVX2")) == "amd-epyc-avx2"
+    assert machine_slug(bench_machine(amd, ["training"], "AVX512")) == "amd-epyc-avx512"
     assert bench_machine({"cpu": "x"}, ["gpu"]) is None  # nothing measured: no CPU file overwritten
     if not torch.cuda.is_available():
         assert run() == {"cuda": "no GPU seen by torch on this machine"}
