@@ -230,22 +230,27 @@ def render(rows: list[dict], record: dict) -> str:
 
 
 def save_plot(rows: list[dict], path: Path) -> None:
-    fig, (curves, scatter) = plt.subplots(1, 2, figsize=(12, 4.5))
-    seeded = {s for s, g in seeds_by_setting(rows).items() if len(g) > 1}
-    for r in rows:
-        points = [(e, v) for e, v in r["curve"] if v is not None]
-        label = setting(r) + (f", seed {r.get('seed')}" if setting(r) in seeded else "")
-        curves.plot(*zip(*points), linewidth=1, label=label)
-        scatter.scatter(r["diversity"], r["valid_parzen"], label=label)
+    """Curves and scatter in one colour per setting, a line style and marker per seed of it, and
+    the legend below both panels (a setting's seeds must be told apart, not hidden in a cycle)."""
+    groups = seeds_by_setting(rows)
+    colours = plt.get_cmap("tab20" if len(groups) > 10 else "tab10")
+    styles, markers = ("-", "--", ":", "-."), ("o", "s", "^", "D")
+    fig, (curves, scatter) = plt.subplots(1, 2, figsize=(12, 4.5 + 0.16 * ((len(rows) + 1) // 2)))
+    for colour, (name, group) in enumerate(groups.items()):
+        for i, r in enumerate(group):
+            points = [(e, v) for e, v in r["curve"] if v is not None]
+            label = name + (f", seed {r.get('seed')}" if len(group) > 1 else "")
+            curves.plot(*zip(*points), linewidth=1, color=colours(colour), linestyle=styles[i % 4], label=label)
+            scatter.scatter(r["diversity"], r["valid_parzen"], color=colours(colour), marker=markers[i % 4])
     curves.set_xlabel("epoch")
     curves.set_ylabel("validation Parzen, protocol (nats)")
     curves.set_ylim(bottom=max(-600, curves.get_ylim()[0]))
-    curves.legend(fontsize=7)
     scatter.set_xlabel("within-class diversity (protocol samples)")
     scatter.set_ylabel("best validation Parzen (nats)")
     for ax in (curves, scatter):
         ax.grid(alpha=0.3)
-    fig.tight_layout()
+    fig.legend(*curves.get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.16 * ((len(rows) + 1) // 2) / fig.get_figheight() + 0.02, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
