@@ -22,6 +22,7 @@ from cgan.files import atomic_write  # noqa: E402
 from cgan.paths import resolve  # noqa: E402
 from cgan.plots import save_curves, with_cjk_fallback  # noqa: E402
 from cgan.sampling import SAMPLING_LABELS  # noqa: E402
+from cgan.spread import mean_sd  # noqa: E402
 
 PAPER_EXAMPLE = ("Paper Table 2, for comparison: a photo tagged *water, river* got *creek, lake, "
                  "river, rocky, valley, woods, waters, ...*")
@@ -87,8 +88,8 @@ def seeds_section(record: dict) -> list[str]:
         recall = np.array([row[f"recall@{top}"] for row in rows])
         per_seed = "; ".join(f"{seed}: {row[f'precision@{top}']:.4f} ({row['distinct_words']:,})"
                              for seed, row in zip(seeds, rows))
-        lines.append(f"| {SAMPLING_LABELS[mode]} | {len(rows)} | {precision.mean():.4f} ± {precision.std(ddof=1):.4f} | "
-                     f"{recall.mean():.4f} ± {recall.std(ddof=1):.4f} | {per_seed} |")
+        lines.append(f"| {SAMPLING_LABELS[mode]} | {len(rows)} | {mean_sd(precision, 4)} | "
+                     f"{mean_sd(recall, 4)} | {per_seed} |")
     return lines
 
 

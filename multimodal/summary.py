@@ -23,6 +23,7 @@ from cgan.files import atomic_write
 from cgan.paths import portable
 from cgan.provenance import provenance
 from cgan.sampling import SAMPLING_LABELS
+from cgan.spread import mean_sd
 from multimodal.report import cut_short, diagnostic_cells, method_label, seed_scores
 
 
@@ -49,7 +50,7 @@ def seed_spread(record: dict, mode: str) -> str:
     if rows is None or len(rows) < 2:
         return "—"
     values = np.array([row[f"precision@{record['config']['eval']['top']}"] for row in rows])
-    return f"{values.mean():.4f} ± {values.std(ddof=1):.4f} ({len(values)} seeds)"
+    return f"{mean_sd(values, 4)} ({len(values)} seeds)"
 
 
 def render_summary(records: list[tuple[Path, dict]]) -> str:

@@ -36,6 +36,7 @@ from cgan.errors import UserFacingError  # noqa: E402
 from cgan.files import atomic_write, write_json  # noqa: E402
 from cgan.paths import cache_dir  # noqa: E402
 from cgan.provenance import git_commit, provenance  # noqa: E402
+from cgan.spread import mean_sd  # noqa: E402
 from unimodal.api import generator_from_checkpoint  # noqa: E402
 from unimodal.classifier import load_or_train_classifier, penultimate_features  # noqa: E402
 from unimodal.diagnostics import diagnose  # noqa: E402
@@ -131,8 +132,12 @@ def settings_of(rows: list[dict]) -> list[str]:
     return list(dict.fromkeys(setting(r) for r in rows))
 
 
-def seeds_by_setting(rows: list[dict]) -> dict[str, list[dict]]:
-    return {s: [r for r in rows if setting(r) == s] for s in settings_of(rows)}
+def grouped(rows: list[dict], key) -> dict:
+    """Rows by key(row), keys in the order first seen."""
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault(key(r), []).append(r)
+    return groups
 
 
 def finding(rows: list[dict]) -> str:
@@ -151,19 +156,13 @@ def finding(rows: list[dict]) -> str:
             + f"({best['valid_parzen']:.1f} nats, diversity {best['diversity']:.2f}).")
 
 
-def mean_sd(values: list[float], digits: int = 1) -> str:
-    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
-
-
 def across_seeds(rows: list[dict]) -> list[str]:
     """Settings that one sweep trained with several seeds: mean ± sd (ddof 1) of the seeds' numbers,
     and how many seeds each verdict got, so that one lucky seed cannot carry a setting. Grouped
     within a sweep, so that each group is one controlled comparison (a setting another sweep also
     ran, at other commits, stays out of it)."""
-    keyed = {(r.get("study"), setting(r)): [] for r in rows}
-    for r in rows:
-        keyed[(r.get("study"), setting(r))].append(r)
-    groups = {k: g for k, g in keyed.items() if len({r.get("seed") for r in g}) > 1}
+    by_sweep = grouped(rows, lambda r: (r.get("study"), setting(r)))
+    groups = {k: g for k, g in by_sweep.items() if len({r.get("seed") for r in g}) > 1}
     if not groups:
         return []
     lines = ["## Settings run with several seeds", "",
@@ -232,10 +231,11 @@ def render(rows: list[dict], record: dict) -> str:
 def save_plot(rows: list[dict], path: Path) -> None:
     """Curves and scatter in one colour per setting, a line style and marker per seed of it, and
     the legend below both panels (a setting's seeds must be told apart, not hidden in a cycle)."""
-    groups = seeds_by_setting(rows)
+    groups = grouped(rows, setting)
     colours = plt.get_cmap("tab20" if len(groups) > 10 else "tab10")
     styles, markers = ("-", "--", ":", "-."), ("o", "s", "^", "D")
-    fig, (curves, scatter) = plt.subplots(1, 2, figsize=(12, 4.5 + 0.16 * ((len(rows) + 1) // 2)))
+    legend_inches = 0.16 * ((len(rows) + 1) // 2)  # two columns of legend entries
+    fig, (curves, scatter) = plt.subplots(1, 2, figsize=(12, 4.5 + legend_inches))
     for colour, (name, group) in enumerate(groups.items()):
         for i, r in enumerate(group):
             points = [(e, v) for e, v in r["curve"] if v is not None]
@@ -250,7 +250,7 @@ def save_plot(rows: list[dict], path: Path) -> None:
     for ax in (curves, scatter):
         ax.grid(alpha=0.3)
     fig.legend(*curves.get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=7, frameon=False)
-    fig.tight_layout(rect=(0, 0.16 * ((len(rows) + 1) // 2) / fig.get_figheight() + 0.02, 1, 1))
+    fig.tight_layout(rect=(0, legend_inches / fig.get_figheight() + 0.02, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 

@@ -15,6 +15,7 @@ import numpy as np
 from cgan.cli import report_parser, run_cli
 from cgan.plots import save_curves
 from cgan.sampling import SAMPLING_LABELS
+from cgan.spread import mean_sd
 
 # Paper Table 1 (Mirza & Osindero 2014), Parzen log-likelihood on MNIST test, nats.
 PAPER_TABLE1 = [
@@ -75,7 +76,7 @@ def seeds_lines(label: str, rows: list[dict]) -> list[str]:
         accs = [r["conditional_accuracy"] for r in results if r.get("conditional_accuracy") is not None]
         divs = [r["diversity"]["mean"] for r in results if r.get("diversity")]
         how = ("protocol: " if mode == PROTOCOL_MODE else "variant, not the protocol: ") + SAMPLING_LABELS[mode]
-        lines.append(f"| {label} ({how}) | {len(results)} | {means.mean():.1f} ± {means.std(ddof=1):.1f} | "
+        lines.append(f"| {label} ({how}) | {len(results)} | {mean_sd(means)} | "
                      f"{per_seed} | {f'{100 * np.mean(accs):.1f}%' if accs else '—'} | "
                      f"{f'{np.mean(divs):.3f}' if divs else '—'} |")  # 3 digits: a bar at 0.8 needs them
     return lines
