@@ -18,8 +18,8 @@ help:
 	@echo "make setup       create $(VENV) and install everything (requirements.txt + this package)"
 	@echo "make test        run the test suite"
 	@echo "make mnist       train + evaluate the CGAN and the GAN, then write results/mnist (Table 1, Figure 2)"
-	@echo "make mnist-headline Table 1's headline CGAN row: experiments/mnist_cgan_diverse_shared.yaml with seeds 1234, 1, 2 stacked, evaluated, then the tables (hours on a CPU; resumable)"
-	@echo "make mnist-cgan  only the conditional net (resumable: run again to continue); MNIST_CONFIG=experiments/mnist_cgan_diverse16.yaml another configuration, SEEDS='1 2' those seeds stacked in one process (runs/<name>-seed<S>)"
+	@echo "make mnist-headline Table 1's headline CGAN row: experiments/mnist/mnist_cgan_diverse_shared.yaml with seeds 1234, 1, 2 stacked, evaluated, then the tables (hours on a CPU; resumable)"
+	@echo "make mnist-cgan  only the conditional net (resumable: run again to continue); MNIST_CONFIG=experiments/mnist/mnist_cgan_diverse16.yaml another configuration, SEEDS='1 2' those seeds stacked in one process (runs/<name>-seed<S>)"
 	@echo "make mnist-gan   only Goodfellow's unconditional net"
 	@echo "make mnist-gan-open the unconditional net as its code trained it: no 600-epoch cap, on to the lr floor (days on a CPU; resumable; starts from runs/mnist_gan's epochs when there)"
 	@echo "make mnist-smoke the MNIST pipeline end to end on a small slice, in a minute (outputs under runs/)"
@@ -29,11 +29,11 @@ help:
 	@echo "make table1-from-weights  re-evaluate Table 1 from the shipped generators in weights/ (minutes, no training)"
 	@echo "make flickr-features  CNN features of MIR Flickr -> .cache/flickr/features/<backbone> (resumable); BACKBONE=efficientnet-lite0 works offline"
 	@echo "make flickr-wordvecs  skip-gram word vectors -> .cache/flickr/wordvecs, report results/flickr/flickr_wordvecs.md"
-	@echo "make flickr-tags  Flickr: features, word vectors, CGAN + baselines -> results/flickr (Table 2, metrics); BACKBONE=efficientnet-lite0 works offline; SEEDS='1 2' adds CGAN seeds (stacked); FLICKR_CONFIG=experiments/flickr_cgan_reconstruction.yaml the best configuration (results/flickr/reconstruction)"
+	@echo "make flickr-tags  Flickr: features, word vectors, CGAN + baselines -> results/flickr (Table 2, metrics); BACKBONE=efficientnet-lite0 works offline; SEEDS='1 2' adds CGAN seeds (stacked); FLICKR_CONFIG=experiments/flickr/flickr_cgan_reconstruction.yaml the best configuration (results/flickr/reconstruction)"
 	@echo "make flickr-report rebuild results/flickr markdown and figures from their JSON"
 	@echo "make flickr-summary results/flickr/summary.md: the faithful, matching-aware, diverse and reconstruction configurations side by side (after each is evaluated)"
-	@echo "make sweep CONFIG=experiments/mnist_cgan.yaml SPACE=experiments/sweeps/....yaml [ARGS='--trials 8 --epochs 20']"
-	@echo "                  hyper-parameter sweep on Optuna -> results/<experiment>/sweeps/<study> (python -m cgan.sweep --help)"
+	@echo "make sweep CONFIG=experiments/mnist/mnist_cgan.yaml SPACE=experiments/sweeps/....yaml [ARGS='--trials 8 --epochs 20']"
+	@echo "                  hyper-parameter sweep on Optuna -> results/<experiment>/sweeps/<study> (python -m unimodal.sweep / multimodal.sweep --help)"
 	@echo "make bench       speed benchmarks (training updates/s, matmul peak, Parzen protocol, feature extraction; GPU when present)"
 	@echo "make lint        ruff"
 	@echo "make setup-dev   only reinstall this package (editable), e.g. after pulling"
@@ -57,12 +57,12 @@ lint:
 
 mnist: mnist-cgan mnist-gan tables
 
-MNIST_CONFIG ?= experiments/mnist_cgan.yaml
+MNIST_CONFIG ?= experiments/mnist/mnist_cgan.yaml
 
 mnist-cgan:
 	$(PY) -m unimodal.train --config $(MNIST_CONFIG) $(if $(SEEDS),--seeds $(SEEDS))
 
-HEADLINE_CONFIG := experiments/mnist_cgan_diverse_shared.yaml
+HEADLINE_CONFIG := experiments/mnist/mnist_cgan_diverse_shared.yaml
 HEADLINE_SEEDS := 1234 1 2
 
 mnist-headline:
@@ -70,16 +70,16 @@ mnist-headline:
 	$(PY) -m unimodal.report
 
 mnist-gan:
-	$(PY) -m unimodal.train --config experiments/mnist_gan.yaml
+	$(PY) -m unimodal.train --config experiments/mnist/mnist_gan.yaml
 
 mnist-gan-open:
-	$(PY) -m unimodal.train --config experiments/mnist_gan_open.yaml $(if $(wildcard runs/mnist_gan/last.pt),--continue-from runs/mnist_gan)
+	$(PY) -m unimodal.train --config experiments/mnist/mnist_gan_open.yaml $(if $(wildcard runs/mnist_gan/last.pt),--continue-from runs/mnist_gan)
 
 mnist-smoke:
-	$(PY) -m unimodal.train --config experiments/mnist_smoke.yaml --fresh
+	$(PY) -m unimodal.train --config experiments/mnist/mnist_smoke.yaml --fresh
 
 status:
-	$(PY) -m cgan.run_status
+	$(PY) -m cgan.runs.status
 
 tables:
 	$(PY) -m unimodal.report
@@ -93,7 +93,7 @@ flickr-features:
 flickr-wordvecs:
 	$(PY) -m features.skipgram
 
-FLICKR_CONFIG ?= experiments/flickr_cgan.yaml
+FLICKR_CONFIG ?= experiments/flickr/flickr_cgan.yaml
 
 flickr-tags:
 	$(PY) -m multimodal.pipeline --config $(FLICKR_CONFIG) $(if $(BACKBONE),--set encoders.backbone=$(BACKBONE)) $(if $(SEEDS),--seeds $(SEEDS))
@@ -108,7 +108,7 @@ flickr-summary:
 	$(PY) -m multimodal.summary results/flickr results/flickr/matching results/flickr/diverse results/flickr/reconstruction
 
 sweep:
-	$(PY) -m cgan.sweep --config $(CONFIG) --space $(SPACE) $(ARGS)
+	$(PY) -m $(if $(findstring flickr,$(SPACE)),multimodal,unimodal).sweep --space $(SPACE) $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
 
 bench:
 	$(PY) -m benchmarks.run

@@ -4,7 +4,7 @@ import argparse
 import json
 import sys
 
-from cgan.allocator import keep_freed_memory
+from cgan.runs.allocator import keep_freed_memory
 
 
 def bench_main(run, doc: str, prog: str, argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from PIL import Image
 
 from benchmarks import bench_main
 from cgan.errors import DataError
-from cgan.paths import portable
+from cgan.runs.paths import portable
 from features.backbones import load_backbone
 from features.cnn import extract_features
 from features.images import ImageFiles

@@ -18,7 +18,7 @@ def parzen_seconds() -> dict:
     return {f"parzen_{key}": value for key, value in parzen_bench.run(device="cuda").items() if key != "threads"}
 
 
-def run(config: str = "experiments/mnist_cgan.yaml") -> dict:
+def run(config: str = "experiments/mnist/mnist_cgan.yaml") -> dict:
     if not torch.cuda.is_available():
         return {"cuda": "no GPU seen by torch on this machine"}
     return {"config": config, **gpu_run(config), **parzen_seconds()}

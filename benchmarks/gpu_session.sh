@@ -38,16 +38,16 @@ $PY -m benchmarks.run --only gpu > runs/logs/gpu_bench.log 2>&1 || say "benchmar
 # atomically at each epoch's end, so the last finished epoch is kept).
 train() { timeout -s TERM "$TRAIN_SECONDS" $PY -m unimodal.train --no-evaluate --no-progress --threads "$THREADS" "${EXTRA[@]}" "$@"; }
 say "training for at most ${TRAIN_SECONDS}s: mnist_cgan_diverse_shared and mnist_gan (seeds 1234, 1, 2 each, stacked), mnist_cgan"
-train --config experiments/mnist_cgan_diverse_shared.yaml --seeds 1234 1 2 > runs/logs/mnist_cgan_diverse_shared.log 2>&1 &
-train --config experiments/mnist_gan.yaml --seeds 1234 1 2 > runs/logs/mnist_gan.log 2>&1 &
-train --config experiments/mnist_cgan.yaml > runs/logs/mnist_cgan.log 2>&1 &
+train --config experiments/mnist/mnist_cgan_diverse_shared.yaml --seeds 1234 1 2 > runs/logs/mnist_cgan_diverse_shared.log 2>&1 &
+train --config experiments/mnist/mnist_gan.yaml --seeds 1234 1 2 > runs/logs/mnist_gan.log 2>&1 &
+train --config experiments/mnist/mnist_cgan.yaml > runs/logs/mnist_cgan.log 2>&1 &
 wait
 
 evaluate() { $PY -m unimodal.evaluate --write-results --threads "$THREADS" "${EXTRA[@]}" "$@"; }
 say "evaluating under the protocol"
-evaluate --config experiments/mnist_cgan.yaml > runs/logs/eval_mnist_cgan.log 2>&1  # trains the scoring classifier once
-evaluate --config experiments/mnist_gan.yaml --seeds 1234 1 2 > runs/logs/eval_mnist_gan.log 2>&1 &
-evaluate --config experiments/mnist_cgan_diverse_shared.yaml --seeds 1234 1 2 > runs/logs/eval_mnist_cgan_diverse_shared.log 2>&1 &
+evaluate --config experiments/mnist/mnist_cgan.yaml > runs/logs/eval_mnist_cgan.log 2>&1  # trains the scoring classifier once
+evaluate --config experiments/mnist/mnist_gan.yaml --seeds 1234 1 2 > runs/logs/eval_mnist_gan.log 2>&1 &
+evaluate --config experiments/mnist/mnist_cgan_diverse_shared.yaml --seeds 1234 1 2 > runs/logs/eval_mnist_cgan_diverse_shared.log 2>&1 &
 wait
 $PY -m unimodal.report > runs/logs/report.log 2>&1
 

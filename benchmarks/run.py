@@ -17,9 +17,9 @@ from pathlib import Path
 import torch
 
 from cgan.cli import run_cli
-from cgan.files import write_json
-from cgan.paths import REPO_ROOT
-from cgan.provenance import provenance
+from cgan.runs.files import write_json
+from cgan.runs.paths import REPO_ROOT
+from cgan.runs.provenance import provenance
 
 BENCHMARKS = {
     "training": "benchmarks.training_bench",

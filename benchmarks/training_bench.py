@@ -300,7 +300,7 @@ def spin_count_seconds(config: str, counts=SPIN_COUNTS) -> dict[str, float]:
 
 
 def malloc_tuning_seconds(config: str, turns: int = 4) -> dict[str, dict[str, float]]:
-    """Seconds per update with glibc's allocator tuned as every command tunes it (cgan.allocator)
+    """Seconds per update with glibc's allocator tuned as every command tunes it (cgan.runs.allocator)
     and with its defaults, on one thread (a training run beside another) and on all: each a fresh
     process, the two settings alternating, the median of ``turns`` processes each (this VM's speed
     drifts too much for one turn to tell a 10% change)."""
@@ -320,7 +320,7 @@ def fresh_process_step_seconds(config: str, threads: int | None = None, **env: s
     process's) with these environment variables (and OMP_WAIT_POLICY=PASSIVE): for settings that
     the C libraries read once, at start."""
     code = ("import json, sys, torch; torch.set_num_threads(int(sys.argv[2])); "
-            "from cgan.allocator import keep_freed_memory; keep_freed_memory(); "
+            "from cgan.runs.allocator import keep_freed_memory; keep_freed_memory(); "
             "from benchmarks.training_bench import step_seconds; "
             "print(json.dumps(min(step_seconds(sys.argv[1], steps=30) for _ in range(3))))")
     result = subprocess.run([sys.executable, "-c", code, config, str(threads or torch.get_num_threads())],
@@ -329,7 +329,7 @@ def fresh_process_step_seconds(config: str, threads: int | None = None, **env: s
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def run(config: str = "experiments/mnist_cgan.yaml", repeats: int = 3) -> dict:
+def run(config: str = "experiments/mnist/mnist_cgan.yaml", repeats: int = 3) -> dict:
     # A shared virtual machine's speed drifts from minute to minute (the 2048^3 peak measured here
     # has ranged 74-143 GFLOP/s): peak and update are measured in turns, and the best of each is
     # kept, so that their ratio compares the two at the machine's best. Each update turn runs in a
@@ -377,8 +377,8 @@ def run(config: str = "experiments/mnist_cgan.yaml", repeats: int = 3) -> dict:
         "stacked_3_updates_per_second_per_model": 3 / stacked,
         "stacked_3_speedup_over_3_separate_updates": 3 * seconds / stacked,
         "stacked_3_hours_to_lr_floor_all_models": 287_829 * stacked / 3600,
-        **{f"flickr_{name}_{k}": v for name, flickr in (("paper", "experiments/flickr_cgan.yaml"),
-                                                         ("matching", "experiments/flickr_cgan_matching.yaml"))
+        **{f"flickr_{name}_{k}": v for name, flickr in (("paper", "experiments/flickr/flickr_cgan.yaml"),
+                                                         ("matching", "experiments/flickr/flickr_cgan_matching.yaml"))
            for k, v in flickr_step_seconds(flickr).items()},
     }
 

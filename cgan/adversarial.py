@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from cgan.layers import TowerNet, TwinMasks
+from cgan.networks import TowerNet, TwinMasks
 from cgan.noise import sample_noise
 from cgan.training import ShuffledBatches, Trainer, TrainSettings
 

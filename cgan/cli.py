@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import torch
 
-from cgan.allocator import keep_freed_memory
 from cgan.errors import UserFacingError
-from cgan.paths import REPO_ROOT
+from cgan.runs.allocator import keep_freed_memory
+from cgan.runs.paths import REPO_ROOT
 
 
 def positive_int(text: str) -> int:
@@ -24,9 +24,10 @@ def positive_int(text: str) -> int:
     return value
 
 
-def add_common_args(parser: argparse.ArgumentParser, default_config: str) -> None:
+def add_common_args(parser: argparse.ArgumentParser, default_config: str | None) -> None:
+    """``default_config`` None: the command finds its config elsewhere (a sweep: its space file)."""
     parser.add_argument("--config", default=default_config,
-                        help=f"experiment YAML file (default: {default_config})")
+                        help=f"experiment YAML file (default: {default_config or 'the space file’s base_config'})")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set train.max_epochs=50 (repeatable)")
     parser.add_argument("--data-root", default=None,
@@ -40,7 +41,7 @@ def add_common_args(parser: argparse.ArgumentParser, default_config: str) -> Non
                         help="CPU threads for torch, at least 1 (default: the config's, else all cores)")
 
 
-def experiment_parser(default_config: str, **kwargs) -> argparse.ArgumentParser:
+def experiment_parser(default_config: str | None, **kwargs) -> argparse.ArgumentParser:
     """An ArgumentParser for an experiment command (``prog``, ``description``, ``epilog`` as for
     argparse), with the common flags added and the description's layout kept."""
     parser = argparse.ArgumentParser(formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
@@ -66,7 +67,7 @@ def set_threads(count: int | None) -> None:
 
 def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
     """Run ``main``; a UserFacingError prints one line on stderr and exits 2, without a traceback.
-    Every command first tunes the C library's allocator (cgan.allocator: same numbers, faster)."""
+    Every command first tunes the C library's allocator (cgan.runs.allocator: same numbers, faster)."""
     keep_freed_memory()
     try:
         code = main(argv)

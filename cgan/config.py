@@ -17,7 +17,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 import yaml
 
 from cgan.errors import ConfigError
-from cgan.paths import REPO_ROOT
+from cgan.runs.paths import REPO_ROOT
 
 T = TypeVar("T")
 
@@ -161,7 +161,7 @@ def _merge(base: dict, update: dict) -> dict:
 def load_config(cls: type[T], path: str | Path, overrides: list[str] | None = None) -> T:
     """Read a YAML config file into ``cls``, after applying command-line overrides. A relative path
     that does not exist from the current folder is looked up in the repository (so that
-    ``--config experiments/mnist_cgan.yaml`` works from any folder)."""
+    ``--config experiments/mnist/mnist_cgan.yaml`` works from any folder)."""
     path = Path(path)
     if not path.is_absolute() and not path.exists() and (REPO_ROOT / path).exists():
         path = REPO_ROOT / path

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from cgan.experiment import NetworkSettings
-from cgan.layers import DropoutMasks, TowerNet
+from cgan.networks import DropoutMasks, TowerNet
+from cgan.run_settings import NetworkSettings
 
 SAMPLING_MODES = ("dropout", "deterministic")
 SAMPLING_LABELS = {"dropout": "G sampled with its dropout on", "deterministic": "G sampled without dropout"}

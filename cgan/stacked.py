@@ -25,12 +25,12 @@ from tqdm import tqdm
 
 from cgan.adversarial import AdversarialTrainer, adversarial_losses, judge_pairs
 from cgan.errors import UserFacingError
-from cgan.files import remove_stale_temp_files
-from cgan.layers import DropoutMasks, Maxout, TowerNet, TwinMasks
-from cgan.locks import FolderLock
+from cgan.networks import DropoutMasks, Maxout, TowerNet, TwinMasks
 from cgan.noise import sample_noise
 from cgan.optim import MomentumSGD
-from cgan.provenance import provenance
+from cgan.runs.files import remove_stale_temp_files
+from cgan.runs.locks import FolderLock
+from cgan.runs.provenance import provenance
 
 
 class StackedMasks:

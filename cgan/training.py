@@ -19,15 +19,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from cgan.checkpoint import load_checkpoint, save_checkpoint
 from cgan.config import require
 from cgan.errors import UserFacingError
-from cgan.files import remove_stale_temp_files, write_json
-from cgan.layers import DropoutMasks, TowerNet
-from cgan.locks import FolderLock
+from cgan.networks import DropoutMasks, TowerNet
 from cgan.noise import NOISE_KINDS
 from cgan.optim import MomentumSGD
-from cgan.provenance import provenance
+from cgan.runs.checkpoint import load_checkpoint, save_checkpoint
+from cgan.runs.files import remove_stale_temp_files, write_json
+from cgan.runs.locks import FolderLock
+from cgan.runs.provenance import provenance
 from cgan.schedules import ExponentialDecay, MomentumAdjustor
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cgan.digest import sha256
 from cgan.errors import DataError, UserFacingError
+from cgan.runs.digest import sha256
 from features.images import Preprocessing
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision ImageNet models

@@ -28,9 +28,9 @@ from tqdm import tqdm
 from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.config import load_config, override_keys, require
 from cgan.errors import DataError
-from cgan.files import write_json
-from cgan.locks import FolderLock
-from cgan.paths import REPO_ROOT, cache_dir, portable
+from cgan.runs.files import write_json
+from cgan.runs.locks import FolderLock
+from cgan.runs.paths import REPO_ROOT, cache_dir, portable
 from features import mirflickr, store
 from features.backbones import BACKBONES, Backbone, load_backbone
 from features.images import (
@@ -44,7 +44,7 @@ from features.images import (
 from features.mirflickr import MirFlickr
 from features.reports import result_record
 
-DEFAULT_CONFIG = "experiments/flickr_features.yaml"
+DEFAULT_CONFIG = "experiments/features/flickr_features.yaml"
 BackboneName = Literal["alexnet", "vgg16", "efficientnet-lite0"]
 
 
@@ -65,7 +65,7 @@ class PreprocessSettings:
 
 @dataclass
 class FeatureSettings:
-    """experiments/flickr_features.yaml"""
+    """experiments/features/flickr_features.yaml"""
 
     name: str = "flickr_features"
     backbone: BackboneName = "alexnet"

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from cgan import paths
 from cgan.errors import DataError
+from cgan.runs import paths
 
 FOLDER = "mirflickr25k"
 _IMAGE_NAME = re.compile(r"^im(\d+)\.jpg$")

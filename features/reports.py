@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from cgan.config import to_dict
-from cgan.files import atomic_write
-from cgan.provenance import provenance
+from cgan.runs.files import atomic_write
+from cgan.runs.provenance import provenance
 
 
 def result_record(*, config, seed: int | None, wall_seconds: float, deviations: list[str],

@@ -22,14 +22,14 @@ from gensim.models import KeyedVectors, Word2Vec
 from cgan.cli import experiment_parser, run_cli
 from cgan.config import from_dict, load_config, require
 from cgan.errors import DataError
-from cgan.files import write_json
-from cgan.paths import cache_dir, data_root, portable
+from cgan.runs.files import write_json
+from cgan.runs.paths import cache_dir, data_root, portable
 from features.corpora import Concatenated, MirflickrTags, PlainText, Yfcc100mMetadata
 from features.mirflickr import MirFlickr, is_train
 from features.reports import result_record, write_markdown_report
 from features.tokens import tag_tokens
 
-DEFAULT_CONFIG = "experiments/flickr_wordvecs.yaml"
+DEFAULT_CONFIG = "experiments/features/flickr_wordvecs.yaml"
 PAPER_MIN_COUNT = 200  # paper §4.2
 PAPER_VOCABULARY = 247_465  # paper §4.2
 
@@ -81,7 +81,7 @@ class CorpusSettings:
 
 @dataclass
 class WordVectorSettings:
-    """experiments/flickr_wordvecs.yaml"""
+    """experiments/features/flickr_wordvecs.yaml"""
 
     name: str = "flickr_wordvecs"
     corpus: CorpusSettings = field(default_factory=CorpusSettings)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from cgan.errors import DataError
-from cgan.files import check_free_space, write_json
+from cgan.runs.files import check_free_space, write_json
 
 FEATURES, IDS, FAILED, META = "features.npy", "ids.txt", "failed.txt", "meta.json"
 PARTIAL, PROGRESS = "features.partial.npy", "progress.json"

@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cgan.checkpoint import load_checkpoint
 from cgan.config import from_dict
 from cgan.errors import UserFacingError
-from cgan.layers import TowerNet
-from cgan.paths import REPO_ROOT
-from cgan.weights import read_weights, write_weights
+from cgan.networks import TowerNet
+from cgan.runs.checkpoint import load_checkpoint
+from cgan.runs.paths import REPO_ROOT
+from cgan.runs.weights import read_weights, write_weights
 from multimodal.context import Context
 from multimodal.data import FeatureScaling
 from multimodal.experiment import FlickrExperiment, build_networks

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from cgan.layers import TowerNet
+from cgan.networks import TowerNet
 from cgan.training import Trainer
 from multimodal.data import ImageSplit, TagData
 from multimodal.tagging import Vocabulary, nearest_words, rank_votes, unit_rows

@@ -7,8 +7,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cgan import paths
 from cgan.errors import ConfigError
+from cgan.runs import paths
 from multimodal.data import TagData, load_tag_data
 from multimodal.download import locate_mirflickr
 from multimodal.encoders import feature_stage, load_encoder_outputs, wordvec_stage

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from cgan.checkpoint import load_checkpoint
 from cgan.config import to_dict
-from cgan.digest import sha256
-from cgan.files import write_json
-from cgan.layers import TowerNet
-from cgan.provenance import provenance
+from cgan.networks import TowerNet
+from cgan.runs.checkpoint import load_checkpoint
+from cgan.runs.digest import sha256
+from cgan.runs.files import write_json
+from cgan.runs.provenance import provenance
 from multimodal.baselines import frequent_tags, neighbour_tags
 from multimodal.data import ImageSplit, TagData
 from multimodal.diagnostics import condition_gap, sample_cosine

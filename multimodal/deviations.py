@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from cgan.config import config_changes, to_dict
-from cgan.paths import REPO_ROOT
+from cgan.runs.paths import REPO_ROOT
 from multimodal.context import Context
 from multimodal.experiment import load_experiment
 
-PAPER_CONFIG = "experiments/flickr_cgan.yaml"  # the paper's settings, each value's source named
+PAPER_CONFIG = "experiments/flickr/flickr_cgan.yaml"  # the paper's settings, each value's source named
 
 
 def settings_departures(cfg) -> list[str]:

@@ -23,10 +23,10 @@ import torch
 
 from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.errors import UserFacingError
-from cgan.files import write_json
-from cgan.layers import TowerNet
-from cgan.paths import portable
-from cgan.provenance import provenance
+from cgan.networks import TowerNet
+from cgan.runs.files import write_json
+from cgan.runs.paths import portable
+from cgan.runs.provenance import provenance
 from cgan.sampling import sampling_state
 from multimodal.context import prepare
 from multimodal.data import ImageSplit, TagData
@@ -139,7 +139,7 @@ def run_epochs(run_dir: Path) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = experiment_parser("experiments/flickr_cgan.yaml", prog="python -m multimodal.diagnostics",
+    parser = experiment_parser("experiments/flickr/flickr_cgan.yaml", prog="python -m multimodal.diagnostics",
                                description=__doc__)
     parser.add_argument("--run", action="append", default=[], metavar="LABEL=DIR",
                         help="a CGAN run folder whose per-epoch diagnostics go into the report (repeatable)")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from cgan import paths
 from cgan.errors import DataError
+from cgan.runs import paths
 from features.mirflickr import FOLDER, MirFlickr
 
 SITE = "http://press.liacs.nl/mirflickr/mirflickr25k.v3b/"

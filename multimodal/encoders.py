@@ -20,10 +20,10 @@ import numpy as np
 from gensim.models import KeyedVectors
 
 from cgan.config import load_config, to_dict
-from cgan.digest import sha256
 from cgan.errors import DataError, UserFacingError
-from cgan.files import write_json
-from cgan.paths import data_root as default_data_root
+from cgan.runs.digest import sha256
+from cgan.runs.files import write_json
+from cgan.runs.paths import data_root as default_data_root
 from features import cnn, skipgram, store
 from features.images import list_images
 from features.mirflickr import MirFlickr

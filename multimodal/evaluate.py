@@ -10,9 +10,9 @@ from pathlib import Path
 from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.config import to_dict
 from cgan.errors import UserFacingError
-from cgan.files import write_json
-from cgan.paths import portable
-from cgan.provenance import provenance
+from cgan.runs.files import write_json
+from cgan.runs.paths import portable
+from cgan.runs.provenance import provenance
 from cgan.training import training_summary
 from multimodal.context import Context, prepare
 from multimodal.data import TagData
@@ -64,7 +64,7 @@ def evaluate_and_write(context: Context, runs: dict[str, Path], fresh: bool = Fa
 
 def main(argv: list[str] | None = None) -> int:
     parser = experiment_parser(
-        "experiments/flickr_cgan.yaml", prog="python -m multimodal.evaluate",
+        "experiments/flickr/flickr_cgan.yaml", prog="python -m multimodal.evaluate",
         description="Score the trained CGAN and the baselines on the test images, write "
                     "<results>/metrics.json and rebuild the report from it.")
     parser.add_argument("--fresh", action="store_true", help="decode again even if a cached result matches")

@@ -1,4 +1,4 @@
-"""The Flickr tagging experiment's config (experiments/flickr_*.yaml) and the networks it describes.
+"""The Flickr tagging experiment's config (experiments/flickr/*.yaml) and the networks it describes.
 
 Paper §4.2: G(z | image) generates a 200-d word vector from 100-d Gaussian noise and the image's
 frozen CNN features; D(word vector | image) says whether the word is a real tag of the image.
@@ -13,10 +13,10 @@ from typing import Literal
 import torch
 
 from cgan.config import load_config, require, to_dict
-from cgan.digest import sha256
 from cgan.errors import ConfigError
-from cgan.experiment import NetworkSettings, RunSettings, require_seed
-from cgan.layers import TowerNet
+from cgan.networks import TowerNet
+from cgan.run_settings import NetworkSettings, RunSettings, require_seed
+from cgan.runs.digest import sha256
 from cgan.training import TrainSettings
 
 # Overrides that `make flickr-tags BACKBONE=...` passes: they choose which committed result is made.
@@ -27,10 +27,10 @@ RESULT_KEYS = frozenset({"encoders.backbone"})
 class EncoderSettings:
     """The frozen encoders of features/, each run from its own config (plus overrides)."""
 
-    features_config: str = "experiments/flickr_features.yaml"
+    features_config: str = "experiments/features/flickr_features.yaml"
     backbone: str | None = None  # None: the features config's backbone
     features_set: list[str] = field(default_factory=list)
-    wordvecs_config: str = "experiments/flickr_wordvecs.yaml"
+    wordvecs_config: str = "experiments/features/flickr_wordvecs.yaml"
     wordvecs_set: list[str] = field(default_factory=list)
 
     def feature_overrides(self) -> list[str]:

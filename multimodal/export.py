@@ -2,7 +2,7 @@
 for shipping under weights/: G, the training images' feature statistics, the decoding vocabulary
 and the backbone's identity in one safetensors file, with a .sha256 beside it.
 
-Example: python -m multimodal.export --config experiments/flickr_cgan_reconstruction.yaml --set encoders.backbone=efficientnet-lite0 --out weights/flickr_cgan_reconstruction.safetensors
+Example: python -m multimodal.export --config experiments/flickr/flickr_cgan_reconstruction.yaml --set encoders.backbone=efficientnet-lite0 --out weights/flickr_cgan_reconstruction.safetensors
 (the same --config / --set values as the training; the run folder is found from them).
 """
 
@@ -15,7 +15,7 @@ from multimodal.experiment import load_experiment
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = experiment_parser("experiments/flickr_cgan.yaml", prog="python -m multimodal.export",
+    parser = experiment_parser("experiments/flickr/flickr_cgan.yaml", prog="python -m multimodal.export",
                                description=__doc__)
     parser.add_argument("--out", required=True, help="the .safetensors file to write")
     parser.add_argument("--checkpoint", help="the checkpoint to export (default: the experiment's cgan best.pt)")

@@ -27,7 +27,7 @@ from multimodal.train import add_seeds_argument, train_models
 
 def main(argv: list[str] | None = None) -> int:
     parser = experiment_parser(
-        "experiments/flickr_cgan.yaml", prog="python -m multimodal.pipeline", description=__doc__)
+        "experiments/flickr/flickr_cgan.yaml", prog="python -m multimodal.pipeline", description=__doc__)
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bars (default: when stderr is a terminal)")
     parser.add_argument("--redecode", action="store_true",

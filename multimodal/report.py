@@ -18,11 +18,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from cgan.cli import report_parser, run_cli  # noqa: E402
-from cgan.files import atomic_write  # noqa: E402
-from cgan.paths import resolve  # noqa: E402
 from cgan.plots import save_curves, with_cjk_fallback  # noqa: E402
+from cgan.runs.files import atomic_write  # noqa: E402
+from cgan.runs.paths import resolve  # noqa: E402
 from cgan.sampling import SAMPLING_LABELS  # noqa: E402
-from cgan.spread import mean_sd  # noqa: E402
+from cgan.table_format import mean_sd  # noqa: E402
 
 PAPER_EXAMPLE = ("Paper Table 2, for comparison: a photo tagged *water, river* got *creek, lake, "
                  "river, rocky, valley, woods, waters, ...*")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from cgan.layers import TowerNet
+from cgan.networks import TowerNet
 from cgan.noise import sample_noise
 from cgan.sampling import sampling_modes, sampling_state
 from multimodal.data import TagData

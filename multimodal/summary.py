@@ -19,11 +19,11 @@ import numpy as np
 from cgan.cli import run_cli
 from cgan.config import config_changes
 from cgan.errors import UserFacingError
-from cgan.files import atomic_write
-from cgan.paths import portable
-from cgan.provenance import provenance
+from cgan.runs.files import atomic_write
+from cgan.runs.paths import portable
+from cgan.runs.provenance import provenance
 from cgan.sampling import SAMPLING_LABELS
-from cgan.spread import mean_sd
+from cgan.table_format import mean_sd
 from multimodal.report import cut_short, diagnostic_cells, method_label, seed_scores
 
 

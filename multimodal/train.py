@@ -17,12 +17,12 @@ from pathlib import Path
 import torch
 
 from cgan.adversarial import AdversarialTrainer
-from cgan.checkpoint import load_checkpoint
 from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.config import to_dict
-from cgan.experiment import check_seeds
+from cgan.run_settings import check_seeds
+from cgan.runs.checkpoint import load_checkpoint
 from cgan.stacked import StackedTrainer
-from cgan.sweep_target import SweepTarget
+from cgan.sweeps.target import SweepTarget
 from cgan.training import ShuffledBatches, Trainer, pick_device
 from multimodal.baselines import RegressorTrainer
 from multimodal.context import MODELS, Context, prepare
@@ -120,19 +120,20 @@ def saved_epoch(run_dir: Path) -> int:
 
 def sweep_trial(cfg: FlickrExperiment, run_dir: Path, after_epoch, data_root: str | None = None,
                 cache_dir: str | None = None, progress: bool | None = None) -> list[dict]:
-    """One trial of a hyper-parameter sweep (cgan.sweep): the CGAN of ``cfg`` trained in
+    """One trial of a hyper-parameter sweep (cgan.sweeps.study): the CGAN of ``cfg`` trained in
     ``run_dir``; its history's 'score' is the validation P@10 in the configured sampling mode."""
     context = prepare(cfg, data_root, cache_dir, run_stages=False)
     train_model(context, "cgan", progress=progress, run_dir=run_dir, after_epoch=after_epoch)
     return json.loads((run_dir / "history.json").read_text())
 
 
-SWEEP_TARGET = SweepTarget(load=load_experiment, train=sweep_trial, command="python -m multimodal.train --model cgan")
+SWEEP_TARGET = SweepTarget(load=load_experiment, train=sweep_trial, command="python -m multimodal.train --model cgan",
+                           pipeline="multimodal")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = experiment_parser(
-        "experiments/flickr_cgan.yaml", prog="python -m multimodal.train", description=__doc__)
+        "experiments/flickr/flickr_cgan.yaml", prog="python -m multimodal.train", description=__doc__)
     parser.add_argument("--model", choices=[*MODELS, "all"], default="all",
                         help="which model to train (default: all; the regressor only if regressor.enabled)")
     parser.add_argument("--fresh", action="store_true", help="delete the model's run folder and start over")

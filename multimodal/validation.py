@@ -3,7 +3,7 @@ decoded tags on the validation images, per sampling mode, with fixed noise (cgan
 
 from __future__ import annotations
 
-from cgan.layers import TowerNet
+from cgan.networks import TowerNet
 from cgan.validation import ValidationScore
 from multimodal.data import ImageSplit, TagData
 from multimodal.diagnostics import condition_gap, sample_cosine

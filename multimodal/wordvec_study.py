@@ -17,14 +17,14 @@ import dataclasses
 import time
 from pathlib import Path
 
-from cgan import paths
 from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.config import load_config, read_yaml, to_dict
-from cgan.digest import sha256
 from cgan.errors import ConfigError
-from cgan.files import write_json
-from cgan.paths import portable
-from cgan.provenance import provenance
+from cgan.runs import paths
+from cgan.runs.digest import sha256
+from cgan.runs.files import write_json
+from cgan.runs.paths import portable
+from cgan.runs.provenance import provenance
 from features import skipgram
 from multimodal.context import prepare
 from multimodal.diagnostics import decoding_ceiling
@@ -32,7 +32,7 @@ from multimodal.encoders import RUNTIME_KEYS
 from multimodal.experiment import RESULT_KEYS, FlickrExperiment, load_experiment
 from multimodal.sampling import make_decoder
 
-DEFAULT_VARIANTS = "experiments/flickr_wordvec_variants.yaml"
+DEFAULT_VARIANTS = "experiments/studies/flickr_wordvec_variants.yaml"
 
 
 def load_variants(cfg: FlickrExperiment, path: Path) -> dict[str, list[str]]:
@@ -111,7 +111,7 @@ def render(record: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = experiment_parser("experiments/flickr_cgan.yaml", prog="python -m multimodal.wordvec_study",
+    parser = experiment_parser("experiments/flickr/flickr_cgan.yaml", prog="python -m multimodal.wordvec_study",
                                description=__doc__)
     parser.add_argument("--variants", default=DEFAULT_VARIANTS,
                         help=f"YAML file of word-vector variants (default: {DEFAULT_VARIANTS})")

@@ -3,10 +3,9 @@
 import csv
 import json
 
-from cgan import sweep
 from tests.data_paths import mnist_root
 from tests.test_sweep import SMOKE, sweep_args, write_space
-from unimodal import ablation
+from unimodal import ablation, sweep
 
 
 def test_ablation_measures_every_trial_of_a_sweep_and_writes_its_report(tmp_path, one_thread):

@@ -1,4 +1,4 @@
-"""cgan.allocator: freed buffers stay in the heap for reuse instead of going back to the OS.
+"""cgan.runs.allocator: freed buffers stay in the heap for reuse instead of going back to the OS.
 
 Measured through glibc's own bookkeeping (mallinfo2), not page faults: how many faults a freed and
 re-made buffer costs depends on the kernel (transparent huge pages fault 2 MB at a time), so a
@@ -15,7 +15,7 @@ import pytest
 # of it is left free in the heap afterwards, ready for the next step?
 STEP = """
 import ctypes, torch
-from cgan.allocator import keep_freed_memory
+from cgan.runs.allocator import keep_freed_memory
 took = keep_freed_memory()
 class Info(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in

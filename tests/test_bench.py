@@ -18,7 +18,7 @@ def test_headroom_splits_an_update_into_matmuls_optimizer_and_the_rest():
 
 
 def test_the_optimizer_pass_is_timed_on_the_papers_networks():
-    assert 0 < optimizer_seconds("experiments/mnist_cgan.yaml", steps=2) < 1.0
+    assert 0 < optimizer_seconds("experiments/mnist/mnist_cgan.yaml", steps=2) < 1.0
 
 
 def test_each_cpu_model_gets_its_own_bench_file():
@@ -51,8 +51,8 @@ def test_masks_drawn_up_front_for_a_compiled_update_are_the_eager_updates_masks(
     one differs from it by rounding only."""
     from benchmarks.training_bench import _compiled_losses_trainer, _trainer
 
-    eager, eager_batches = _trainer("experiments/mnist_smoke.yaml")
-    given, given_batches = _compiled_losses_trainer("experiments/mnist_smoke.yaml", compile_losses=False)
+    eager, eager_batches = _trainer("experiments/mnist/mnist_smoke.yaml")
+    given, given_batches = _compiled_losses_trainer("experiments/mnist/mnist_smoke.yaml", compile_losses=False)
     for _ in range(3):
         eager.step(*next(eager_batches), 0.5)
         given.step(*next(given_batches), 0.5)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-import cgan.files as files
+import cgan.runs.files as files
 from cgan.errors import UserFacingError
 from tests.data_paths import real_root
 from unimodal import classifier

@@ -12,8 +12,8 @@ from unimodal.experiment import MnistEvalSettings
 from unimodal.experiment import load_experiment as load_mnist
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
-MNIST = sorted(EXPERIMENTS.glob("mnist_*.yaml"))
-FLICKR = sorted(EXPERIMENTS.glob("flickr_cgan*.yaml"))
+MNIST = sorted(EXPERIMENTS.glob("mnist/mnist_*.yaml"))
+FLICKR = sorted(EXPERIMENTS.glob("flickr/flickr_cgan*.yaml"))
 # A YAML line that sets a number: 'key: 0.1', 'key: [240, 5]', '- 1200' (not a quoted string).
 NUMBER_LINE = re.compile(r"^\s*(-\s+|[\w.]+:\s+\[?)[-+]?(\d|\.\d)")
 # The sources a comment names (the paper, the GAN code, a sweep or issue of ours, or 'ours').

@@ -9,7 +9,7 @@ import torch
 
 from cgan.config import apply_overrides, from_dict, load_config
 from cgan.errors import ConfigError
-from cgan.layers import DropoutMasks, LayerSpec, Maxout, TowerNet
+from cgan.networks import DropoutMasks, LayerSpec, Maxout, TowerNet
 from cgan.optim import MomentumSGD
 from cgan.sampling import SAMPLING_LABELS, SAMPLING_MODES, sampling_modes, sampling_state
 from cgan.schedules import ExponentialDecay, MomentumAdjustor
@@ -180,7 +180,7 @@ def test_sampling_state_sets_the_mode_and_restores_the_network_even_after_an_err
 
 
 def test_sampling_modes_put_the_configured_mode_first_and_skip_dropout_when_g_has_none():
-    from cgan.experiment import NetworkSettings
+    from cgan.run_settings import NetworkSettings
 
     g = NetworkSettings(main_layers=["relu 4"], joint_layers=[], output_layer="linear 2", init_range=0.1,
                         hidden_keep=0.5)
@@ -204,7 +204,7 @@ def test_unscaled_dropout_keeps_units_as_they_are():
 
 
 def test_result_paths_are_recorded_without_this_machines_folders(tmp_path, monkeypatch):
-    from cgan.paths import REPO_ROOT, portable, resolve
+    from cgan.runs.paths import REPO_ROOT, portable, resolve
 
     monkeypatch.setenv("CGAN_DATA_ROOT", str(tmp_path / "data"))
     inside = REPO_ROOT / "runs" / "x" / "best.pt"
@@ -245,8 +245,8 @@ def test_committed_results_hold_no_machine_paths():
 
 
 def test_the_recorded_command_is_the_module_form_and_quotes_what_needs_it(monkeypatch):
-    from cgan.paths import REPO_ROOT
-    from cgan.provenance import command_line
+    from cgan.runs.paths import REPO_ROOT
+    from cgan.runs.provenance import command_line
 
     monkeypatch.setattr("sys.argv", [str(REPO_ROOT / "multimodal" / "diagnostics.py"), "--run", "a label=runs/x",
                                      "--set", "seed=3"])
@@ -255,11 +255,11 @@ def test_the_recorded_command_is_the_module_form_and_quotes_what_needs_it(monkey
 
 def test_a_tree_copied_without_git_records_the_commit_it_was_told(tmp_path, monkeypatch):
     """A GPU machine gets the working tree without .git: results there record $CGAN_GIT_COMMIT."""
-    import cgan.provenance
+    import cgan.runs.provenance
 
-    assert len(cgan.provenance.git_commit().split("+")[0]) == 40  # this checkout: git answers
-    monkeypatch.setattr(cgan.provenance, "REPO_ROOT", tmp_path)
+    assert len(cgan.runs.provenance.git_commit().split("+")[0]) == 40  # this checkout: git answers
+    monkeypatch.setattr(cgan.runs.provenance, "REPO_ROOT", tmp_path)
     monkeypatch.delenv("CGAN_GIT_COMMIT", raising=False)
-    assert cgan.provenance.git_commit() == "unknown"
+    assert cgan.runs.provenance.git_commit() == "unknown"
     monkeypatch.setenv("CGAN_GIT_COMMIT", "0123abc")
-    assert cgan.provenance.git_commit() == "0123abc"
+    assert cgan.runs.provenance.git_commit() == "0123abc"

@@ -12,9 +12,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from cgan.digest import sha256
 from cgan.errors import DataError, UserFacingError
-from cgan.locks import FolderLock
+from cgan.runs.digest import sha256
+from cgan.runs.locks import FolderLock
 from features import backbones, cnn, store
 from features.backbones import build_network, load_backbone
 from features.cnn import extract_features, extract_to_folder, main

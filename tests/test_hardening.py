@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 import torch
 
-import cgan.files as files
+import cgan.runs.files as files
 from benchmarks import bench_main
-from cgan.checkpoint import MAGIC, load_checkpoint, save_checkpoint
 from cgan.cli import experiment_parser
 from cgan.config import load_config
-from cgan.digest import sha256
 from cgan.errors import ConfigError, UserFacingError
-from cgan.locks import FolderLock
+from cgan.runs.checkpoint import MAGIC, load_checkpoint, save_checkpoint
+from cgan.runs.digest import sha256
+from cgan.runs.locks import FolderLock
 from cgan.training import TrainSettings
 from tests.data_paths import mnist_root
 from tests.test_training import make_trainer
@@ -160,11 +160,11 @@ def test_a_diverging_run_stops_with_a_message_and_keeps_the_last_good_checkpoint
 ])
 def test_impossible_settings_are_refused(override, message):
     with pytest.raises(ConfigError, match=message):
-        load_config(MnistExperiment, REPO / "experiments" / "mnist_smoke.yaml", [override])
+        load_config(MnistExperiment, REPO / "experiments" / "mnist" / "mnist_smoke.yaml", [override])
 
 
 def test_numbers_that_yaml_reads_as_text_are_numbers_and_a_base_loop_is_refused(tmp_path):
-    cfg = load_config(MnistExperiment, REPO / "experiments" / "mnist_smoke.yaml", ["train.lr_floor=1e-6"])
+    cfg = load_config(MnistExperiment, REPO / "experiments" / "mnist" / "mnist_smoke.yaml", ["train.lr_floor=1e-6"])
     assert cfg.train.lr_floor == 1e-6
     assert TrainSettings(lr_floor=1e-6).lr_floor == 1e-6
     (tmp_path / "a.yaml").write_text("base: b.yaml\nname: a\n")
@@ -192,7 +192,7 @@ def test_generate_needs_digit_values_and_makes_the_output_folder(tmp_path, capsy
 def test_seeds_given_on_the_command_line_are_checked_before_anything_runs():
     from unimodal.experiment import seed_configs
 
-    cfg = load_config(MnistExperiment, REPO / "experiments" / "mnist_smoke.yaml")
+    cfg = load_config(MnistExperiment, REPO / "experiments" / "mnist" / "mnist_smoke.yaml")
     for seeds, message in (([1, 1], "lists a seed twice"), ([3, -2], "whole number from 0")):
         with pytest.raises(UserFacingError, match=message):
             seed_configs(cfg, seeds)
@@ -208,11 +208,11 @@ def test_seeds_given_on_the_command_line_are_checked_before_anything_runs():
     (["--seed", "-3"], "--seed must be a whole number from 0"),
 ])
 def test_impossible_sweep_options_are_refused_before_anything_runs(option, message, tmp_path):
-    from cgan import sweep
+    from unimodal import sweep
 
     with pytest.raises(UserFacingError, match=message):
-        sweep.main(["--config", str(REPO / "experiments" / "mnist_smoke.yaml"), "--set", f"run_dir={tmp_path}",
-                    "--space", str(REPO / "experiments" / "sweeps" / "mnist_decay.yaml"), *option])
+        sweep.main(["--config", str(REPO / "experiments" / "mnist" / "mnist_smoke.yaml"), "--set", f"run_dir={tmp_path}",
+                    "--space", str(REPO / "experiments" / "mnist" / "sweeps" / "mnist_decay.yaml"), *option])
     assert not any(tmp_path.iterdir())
 
 
@@ -229,12 +229,12 @@ def test_generate_says_when_an_unconditional_generator_ignores_the_digits(tmp_pa
 
 def test_a_tryout_writes_its_results_under_its_run_folder(tmp_path, one_thread):
     results = tmp_path / "committed"
-    common = ["--config", str(REPO / "experiments" / "mnist_smoke.yaml"), "--data-root", mnist_root(),
+    common = ["--config", str(REPO / "experiments" / "mnist" / "mnist_smoke.yaml"), "--data-root", mnist_root(),
               "--cache-dir", str(tmp_path / "cache"), "--set", f"run_dir={tmp_path / 'runs'}", "--threads", "1",
               "--set", "eval.classifier_epochs=0.05", "--set", "eval.classifier_min_accuracy=0.5"]
     # The smoke config's own results_dir is replaced here by one the test owns, via the config file.
     config = tmp_path / "exp.yaml"
-    config.write_text(f"base: {REPO / 'experiments' / 'mnist_smoke.yaml'}\nresults_dir: {results}\n")
+    config.write_text(f"base: {REPO / 'experiments' / 'mnist' / 'mnist_smoke.yaml'}\nresults_dir: {results}\n")
     common[1] = str(config)
     assert train.main([*common, "--set", "train.max_epochs=1", "--set", "train_images=300"]) == 0
     assert not results.exists()
@@ -258,7 +258,7 @@ def test_every_benchmark_answers_help(module, capsys):
 
 def test_a_config_path_works_from_any_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    cfg = load_config(MnistExperiment, "experiments/mnist_cgan.yaml")
+    cfg = load_config(MnistExperiment, "experiments/mnist/mnist_cgan.yaml")
     assert cfg.name == "mnist_cgan"
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(MnistExperiment, "experiments/no_such.yaml")

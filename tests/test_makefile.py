@@ -28,12 +28,12 @@ def test_every_declared_target_has_a_rule():
 
 
 def test_mnist_cgan_takes_another_config_and_stacked_seeds():
-    assert "--config experiments/mnist_cgan.yaml" in make("-n", "mnist-cgan")
-    command = make("-n", "mnist-cgan", "MNIST_CONFIG=experiments/mnist_cgan_diverse16.yaml", "SEEDS=1 2")
-    assert "--config experiments/mnist_cgan_diverse16.yaml --seeds 1 2" in command
+    assert "--config experiments/mnist/mnist_cgan.yaml" in make("-n", "mnist-cgan")
+    command = make("-n", "mnist-cgan", "MNIST_CONFIG=experiments/mnist/mnist_cgan_diverse16.yaml", "SEEDS=1 2")
+    assert "--config experiments/mnist/mnist_cgan_diverse16.yaml --seeds 1 2" in command
 
 
 def test_mnist_headline_trains_the_headline_config_with_three_seeds_then_the_tables():
     command = make("-n", "mnist-headline")
-    assert "--config experiments/mnist_cgan_diverse_shared.yaml --seeds 1234 1 2" in command
+    assert "--config experiments/mnist/mnist_cgan_diverse_shared.yaml --seeds 1234 1 2" in command
     assert command.index("unimodal.train") < command.index("unimodal.report")

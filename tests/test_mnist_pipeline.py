@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from cgan.digest import sha256
 from cgan.errors import ConfigError, UserFacingError
+from cgan.runs.digest import sha256
 from tests.data_paths import mnist_root
 from unimodal import evaluate, generate, report, train
 from unimodal.experiment import load_experiment
 from unimodal.mnist_data import load_mnist
 
 REPO = Path(__file__).resolve().parent.parent
-SMOKE = str(REPO / "experiments" / "mnist_smoke.yaml")
+SMOKE = str(REPO / "experiments" / "mnist" / "mnist_smoke.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -92,9 +92,9 @@ def test_evaluate_without_a_run_says_to_train_first(tmp_path):
 
 
 def test_experiment_configs_load_and_bad_overrides_are_rejected():
-    cgan = load_experiment(REPO / "experiments" / "mnist_cgan.yaml")
+    cgan = load_experiment(REPO / "experiments" / "mnist" / "mnist_cgan.yaml")
     assert cgan.train.lr_decay == 1.00004 and cgan.discriminator.joint_layers == ["maxout 240x4"]
-    gan = load_experiment(REPO / "experiments" / "mnist_gan.yaml")
+    gan = load_experiment(REPO / "experiments" / "mnist" / "mnist_gan.yaml")
     assert not gan.conditional and gan.train.lr_decay == 1.000004
     with pytest.raises(ConfigError, match="unknown key"):
         load_experiment(SMOKE, ["train.learning_rat=0.1"])
@@ -187,7 +187,7 @@ def test_the_shipped_generators_draw_the_digit_asked_for(smoke_run, tmp_path):
 
 
 def test_seeds_trained_together_match_separate_runs(smoke_run, tmp_path):
-    from cgan.checkpoint import load_checkpoint
+    from cgan.runs.checkpoint import load_checkpoint
 
     root, _ = smoke_run
     common = ["--config", SMOKE, "--data-root", mnist_root(), "--cache-dir", str(root / "cache"), "--threads", "2",
@@ -230,7 +230,7 @@ def test_the_validation_record_shows_a_generator_that_ignores_its_noise():
     from unimodal.experiment import build_networks
     from unimodal.validation import validation_score
 
-    cfg = load_experiment("experiments/mnist_smoke.yaml")
+    cfg = load_experiment("experiments/mnist/mnist_smoke.yaml")
     rng = np.random.default_rng(0)
     valid_x, valid_y = rng.random((1000, 784), dtype=np.float32), rng.integers(0, 10, 1000)
     generator, _ = build_networks(cfg, valid_x)
@@ -245,7 +245,7 @@ def test_the_validation_record_shows_a_generator_that_ignores_its_noise():
 def test_a_longer_run_continues_from_a_shorter_one_as_if_trained_straight(smoke_run, tmp_path):
     """--continue-from (mnist_gan_open after mnist_gan): the copied epochs plus the new ones give the
     weights a straight run to that epoch gives; other settings are refused before anything is copied."""
-    from cgan.checkpoint import load_checkpoint
+    from cgan.runs.checkpoint import load_checkpoint
 
     root, common = smoke_run
     runs = tmp_path / "runs"

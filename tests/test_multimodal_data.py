@@ -10,8 +10,8 @@ import torch
 from gensim.models import KeyedVectors
 
 from cgan.errors import DataError
-from cgan.experiment import NetworkSettings
 from cgan.noise import sample_noise
+from cgan.run_settings import NetworkSettings
 from cgan.training import ShuffledBatches, TrainSettings
 from features.mirflickr import MirFlickr
 from features.store import StoredFeatures

@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from cgan.checkpoint import load_checkpoint
 from cgan.errors import ConfigError, UserFacingError
+from cgan.runs.checkpoint import load_checkpoint
 from multimodal import evaluate, export, pipeline, report, tag, train, wordvec_study
 from multimodal.api import load_tagger
 from multimodal.context import prepare
@@ -23,7 +23,7 @@ from multimodal.sampling import cgan_samplings, make_decoder
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 REPO = Path(__file__).resolve().parent.parent
-SMOKE = str(REPO / "experiments" / "flickr_smoke.yaml")
+SMOKE = str(REPO / "experiments" / "flickr" / "flickr_smoke.yaml")
 
 # Three kinds of picture, each with its own colour and its own tags; numbers above 15,000 test.
 TOPICS = {
@@ -188,7 +188,7 @@ def test_a_run_cut_short_is_named_in_the_header(smoke_run):
 
 
 def test_configs_load_and_bad_values_are_rejected():
-    cfg = load_experiment(REPO / "experiments" / "flickr_cgan.yaml")
+    cfg = load_experiment(REPO / "experiments" / "flickr" / "flickr_cgan.yaml")
     assert cfg.generator.condition_layers == ["relu 2000"] and cfg.generator.output_layer == "linear 200"
     assert cfg.discriminator.joint_layers == ["maxout 1000x3"] and cfg.train.noise == "gaussian"
     assert (cfg.eval.samples, cfg.eval.nearest, cfg.eval.top) == (100, 20, 10)
@@ -250,7 +250,7 @@ def test_summary_puts_configurations_side_by_side_and_names_their_differences(sm
 
     root, _ = smoke_run
     record = json.loads((root / "results" / "metrics.json").read_text())
-    departures = [d for d in record["deviations"] if d.startswith("Settings changed from `experiments/flickr_cgan.yaml`")]
+    departures = [d for d in record["deviations"] if d.startswith("Settings changed from `experiments/flickr/flickr_cgan.yaml`")]
     assert len(departures) == 1 and "`train.max_epochs` 350 ->" in departures[0]  # the smoke config's own changes
     assert "encoders." not in departures[0] and "results_dir" not in departures[0]
     variant = json.loads(json.dumps(record))

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from cgan.experiment import NetworkSettings
+from cgan.run_settings import NetworkSettings
 from unimodal import noise_use
 
 G = NetworkSettings(main_layers=["relu 32"], condition_layers=["relu 16"], joint_layers=["relu 32"],

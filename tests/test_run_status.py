@@ -1,4 +1,4 @@
-"""python -m cgan.run_status: how far each run got, from its folder alone."""
+"""python -m cgan.runs.status: how far each run got, from its folder alone."""
 
 import json
 import os
@@ -6,10 +6,10 @@ import socket
 
 import pytest
 
-from cgan import run_status
-from cgan.checkpoint import save_checkpoint
 from cgan.errors import UserFacingError
-from cgan.locks import FolderLock
+from cgan.runs import status as run_status
+from cgan.runs.checkpoint import save_checkpoint
+from cgan.runs.locks import FolderLock
 
 
 def _run(folder, scores, budget, pid=None):

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from cgan.adversarial import AdversarialTrainer
-from cgan.checkpoint import load_checkpoint
 from cgan.errors import UserFacingError
+from cgan.runs.checkpoint import load_checkpoint
 from cgan.stacked import StackedTrainer
 from cgan.training import ShuffledBatches, TrainSettings
 from tests.test_training import D, G

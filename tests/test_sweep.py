@@ -1,4 +1,4 @@
-"""Hyper-parameter sweeps (cgan.sweep) on the MNIST smoke config: SQLite by default, two workers on
+"""Hyper-parameter sweeps (cgan.sweeps.study) on the MNIST smoke config: SQLite by default, two workers on
 one PostgreSQL study, a worker killed mid-trial, and bad space files rejected up front."""
 
 import csv
@@ -15,13 +15,13 @@ from pathlib import Path
 import optuna
 import pytest
 
-from cgan import sweep
 from cgan.errors import ConfigError
+from cgan.sweeps import study
 from tests.data_paths import mnist_root
-from unimodal import train
+from unimodal import sweep, train
 
 REPO = Path(__file__).resolve().parent.parent
-SMOKE = str(REPO / "experiments" / "mnist_smoke.yaml")
+SMOKE = str(REPO / "experiments" / "mnist" / "mnist_smoke.yaml")
 # Tiny trials: 500 training images (5 updates an epoch), 200 samples scored on 100 images.
 TINY = ["--set", "train_images=500", "--set", "eval.samples_per_class=20", "--set", "eval.valid_images=100"]
 
@@ -39,7 +39,7 @@ def write_space(path: Path, text: str) -> Path:
 
 def load_study(root: Path, name: str, storage: str | None = None) -> optuna.Study:
     url = storage or f"sqlite:///{root / 'runs' / 'sweeps' / name / 'study.db'}"
-    return optuna.load_study(study_name=name, storage=sweep.storage_url(url, Path()))
+    return optuna.load_study(study_name=name, storage=study.storage_url(url, Path()))
 
 
 def test_a_tiny_sweep_writes_its_outputs_and_the_best_trial_reproduces_alone(tmp_path, one_thread):
@@ -97,7 +97,7 @@ def test_the_grid_sampler_needs_listed_values(tmp_path):
 
 def worker(root: Path, space: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "cgan.sweep", *sweep_args(root, space, *extra)], cwd=REPO,
+    return subprocess.Popen([sys.executable, "-m", "unimodal.sweep", *sweep_args(root, space, *extra)], cwd=REPO,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -178,7 +178,7 @@ def test_a_sweep_killed_mid_trial_resumes_that_trial_and_counts_it_once(tmp_path
 
 
 def test_swept_values_keep_their_digits_in_the_report():
-    from cgan.sweep_report import _fmt
+    from cgan.sweeps.report import _fmt
 
     assert [_fmt(v) for v in (1.000004, 1.00004, 0.03, 5.0, "gaussian")] == ["1.000004", "1.00004", "0.03", "5",
                                                                            "gaussian"]

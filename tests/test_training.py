@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-import cgan.checkpoint as checkpoint
+import cgan.runs.checkpoint as checkpoint
 from cgan.adversarial import AdversarialTrainer, mismatched_rows
 from cgan.errors import UserFacingError
-from cgan.experiment import NetworkSettings
+from cgan.run_settings import NetworkSettings
 from cgan.training import ShuffledBatches, Trainer, TrainSettings
 
 G = NetworkSettings(main_layers=["relu 16"], condition_layers=["relu 8"], joint_layers=["relu 16"],
@@ -245,7 +245,7 @@ def test_a_diversity_term_trains_and_records_its_ratio(tmp_path):
 
 
 def test_twin_masks_give_both_halves_one_mask_per_row():
-    from cgan.layers import DropoutMasks, TwinMasks
+    from cgan.networks import DropoutMasks, TwinMasks
     from cgan.stacked import StackedMasks
 
     for source, shape in ((DropoutMasks(3), (8, 50)), (StackedMasks([DropoutMasks(3), DropoutMasks(4)]), (2, 8, 50))):

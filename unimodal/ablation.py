@@ -1,6 +1,6 @@
 """MNIST ablation: what makes the conditional generator use its noise (results/mnist/ablation.md).
 
-Reads the trials of one or more MNIST sweeps (python -m cgan.sweep), takes each trial's best
+Reads the trials of one or more MNIST sweeps (python -m cgan.sweeps.study), takes each trial's best
 checkpoint (chosen by the validation Parzen score under the protocol) and measures, on validation
 images only (the test images stay for Table 1), the collapse diagnostics of samples drawn as the
 protocol draws them (G without dropout): conditional accuracy, within-class diversity and the
@@ -29,14 +29,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from cgan.checkpoint import load_checkpoint  # noqa: E402
 from cgan.cli import experiment_parser, run_cli, set_threads  # noqa: E402
 from cgan.config import to_dict  # noqa: E402
 from cgan.errors import UserFacingError  # noqa: E402
-from cgan.files import atomic_write, write_json  # noqa: E402
-from cgan.paths import cache_dir  # noqa: E402
-from cgan.provenance import git_commit, provenance  # noqa: E402
-from cgan.spread import mean_sd  # noqa: E402
+from cgan.runs.checkpoint import load_checkpoint  # noqa: E402
+from cgan.runs.files import atomic_write, write_json  # noqa: E402
+from cgan.runs.paths import cache_dir  # noqa: E402
+from cgan.runs.provenance import git_commit, provenance  # noqa: E402
+from cgan.table_format import mean_sd  # noqa: E402
 from unimodal.api import generator_from_checkpoint  # noqa: E402
 from unimodal.classifier import load_or_train_classifier, penultimate_features  # noqa: E402
 from unimodal.diagnostics import diagnose  # noqa: E402
@@ -194,7 +194,7 @@ def render(rows: list[dict], record: dict) -> str:
         f"- Measured by `{prov['command']}` at commit `{prov['commit']}` on {prov['date']} "
         f"({prov['machine']['cpu']}, {prov['wall_seconds']:.0f} s). A row whose 'measured at' differs was "
         "carried over from the previous ablation.json: its trial's run folder was gone at this run.",
-        "- Each trial is a short run of `experiments/mnist_cgan.yaml` (the paper's settings) with the "
+        "- Each trial is a short run of `experiments/mnist/mnist_cgan.yaml` (the paper's settings) with the "
         "listed changes (the diversity term, ours and beyond the paper: G also maximises, with that "
         "weight, mean|G(z1|y) - G(z2|y)| / mean|z1 - z2| capped at the cap, Yang et al. 2019); its "
         "checkpoint is the epoch with the best validation Parzen score under the protocol (G sampled "
@@ -256,7 +256,7 @@ def save_plot(rows: list[dict], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = experiment_parser("experiments/mnist_cgan.yaml", prog="python -m unimodal.ablation",
+    parser = experiment_parser("experiments/mnist/mnist_cgan.yaml", prog="python -m unimodal.ablation",
                                description=__doc__)
     parser.add_argument("--study", action="append", required=True, help="a sweep's study name (repeatable)")
     args = parser.parse_args(argv)
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     for study in args.study:
         sweep = out / "sweeps" / study / "sweep.json"
         if not sweep.is_file():
-            raise UserFacingError(f"no sweep results {sweep}: run python -m cgan.sweep first")
+            raise UserFacingError(f"no sweep results {sweep}: run python -m cgan.sweeps.study first")
         for trial in json.loads(sweep.read_text())["trials"]:
             if trial["state"] != "COMPLETE":
                 continue

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cgan.checkpoint import load_checkpoint
 from cgan.config import from_dict
 from cgan.errors import UserFacingError
-from cgan.layers import TowerNet
-from cgan.weights import read_weights, write_weights
+from cgan.networks import TowerNet
+from cgan.runs.checkpoint import load_checkpoint
+from cgan.runs.weights import read_weights, write_weights
 from unimodal.experiment import NUM_CLASSES, MnistExperiment, build_networks
 from unimodal.sampling import generate
 

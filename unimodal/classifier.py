@@ -13,7 +13,7 @@ from torch import nn
 from tqdm import tqdm
 
 from cgan.errors import UserFacingError
-from cgan.files import atomic_write, check_writable
+from cgan.runs.files import atomic_write, check_writable
 
 CACHE_NAME = "mnist_classifier_{epochs:g}ep.pt"
 FULL_EPOCHS = 5  # 3 epochs gave 98.5% (constant lr) and 99.07% (decayed): too close to 99%

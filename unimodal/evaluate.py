@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cgan.checkpoint import load_checkpoint
 from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.config import to_dict
 from cgan.errors import UserFacingError
-from cgan.files import write_json
-from cgan.layers import TowerNet
-from cgan.paths import cache_dir
-from cgan.provenance import provenance
+from cgan.networks import TowerNet
+from cgan.runs.checkpoint import load_checkpoint
+from cgan.runs.files import write_json
+from cgan.runs.paths import cache_dir
+from cgan.runs.provenance import provenance
 from cgan.sampling import SAMPLING_LABELS, sampling_modes
 from cgan.training import training_summary
 from unimodal.classifier import accuracy, load_or_train_classifier, penultimate_features
@@ -118,7 +118,7 @@ def evaluate_and_write(cfg: MnistExperiment, splits, run_dir: Path, classifier_c
 
 def main(argv: list[str] | None = None) -> int:
     parser = experiment_parser(
-        "experiments/mnist_cgan.yaml", prog="python -m unimodal.evaluate",
+        "experiments/mnist/mnist_cgan.yaml", prog="python -m unimodal.evaluate",
         description="Evaluate the best checkpoint of an MNIST run (paper Table 1 protocol) and "
                     "write <results_dir>/<name>.json and its sample figure.")
     parser.add_argument("--seeds", type=int, nargs="+", metavar="S",

@@ -1,4 +1,4 @@
-"""The MNIST experiment's config (experiments/mnist_*.yaml) and the networks it describes."""
+"""The MNIST experiment's config (experiments/mnist/*.yaml) and the networks it describes."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from cgan.config import load_config, require, to_dict
-from cgan.experiment import NetworkSettings, RunSettings, check_seeds, require_seed
-from cgan.layers import TowerNet
+from cgan.networks import TowerNet
+from cgan.run_settings import NetworkSettings, RunSettings, check_seeds, require_seed
 from cgan.training import TrainSettings
 
 IMAGE_DIM = 784

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from cgan.cli import positive_int, run_cli, set_threads
 from cgan.errors import UserFacingError
-from cgan.files import write_json
-from cgan.paths import REPO_ROOT, cache_dir, portable
-from cgan.provenance import provenance
+from cgan.runs.files import write_json
+from cgan.runs.paths import REPO_ROOT, cache_dir, portable
+from cgan.runs.provenance import provenance
 from cgan.sampling import SAMPLING_LABELS, sampling_modes
 from unimodal.api import load_generator
 from unimodal.evaluate import score_generator

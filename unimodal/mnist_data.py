@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cgan import paths
-from cgan.digest import sha256
 from cgan.errors import DataError
-from cgan.files import atomic_write
+from cgan.runs import paths
+from cgan.runs.digest import sha256
+from cgan.runs.files import atomic_write
 from unimodal.download import download_missing
 
 MNIST_FILES: dict[str, str] = {
@@ -271,7 +271,7 @@ def load_mnist(
 ) -> MnistSplits:
     """Load MNIST as train (50,000) / valid (10,000) / test (10,000) splits.
 
-    data_root defaults to $CGAN_DATA_ROOT (see cgan.paths) and is only read; downloads
+    data_root defaults to $CGAN_DATA_ROOT (see cgan.runs.paths) and is only read; downloads
     and the decoded-array cache go to <cache_dir>/mnist/. Raises DataError, with a
     message saying what to do, when the files are missing, truncated or corrupt.
     """

@@ -29,10 +29,10 @@ import torch
 from cgan.adversarial import diversity_ratio
 from cgan.cli import run_cli
 from cgan.errors import UserFacingError
-from cgan.layers import DropoutMasks, TowerNet, TwinMasks
+from cgan.networks import DropoutMasks, TowerNet, TwinMasks
 from cgan.noise import sample_noise
-from cgan.paths import REPO_ROOT
-from cgan.provenance import provenance
+from cgan.runs.paths import REPO_ROOT
+from cgan.runs.provenance import provenance
 from unimodal.api import load_generator
 from unimodal.experiment import NUM_CLASSES, one_hot
 

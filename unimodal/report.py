@@ -15,7 +15,7 @@ import numpy as np
 from cgan.cli import report_parser, run_cli
 from cgan.plots import save_curves
 from cgan.sampling import SAMPLING_LABELS
-from cgan.spread import mean_sd
+from cgan.table_format import mean_sd
 
 # Paper Table 1 (Mirza & Osindero 2014), Parzen log-likelihood on MNIST test, nats.
 PAPER_TABLE1 = [

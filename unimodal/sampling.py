@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from cgan.layers import TowerNet
+from cgan.networks import TowerNet
 from cgan.noise import sample_noise
 from cgan.sampling import sampling_state
 from unimodal.experiment import NUM_CLASSES, MnistExperiment, one_hot

@@ -10,7 +10,7 @@ The config's own seed, when listed, keeps the config's name (runs/<name>/, <name
 row of that configuration), so --seeds 1234 1 2 trains a headline row and its two other seeds.
 
 A longer run can start from a shorter one of the same settings: --continue-from runs/mnist_gan
-(with experiments/mnist_gan_open.yaml) copies that run's checkpoints and trains on from there.
+(with experiments/mnist/mnist_gan_open.yaml) copies that run's checkpoints and trains on from there.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import torch
 from cgan.adversarial import AdversarialTrainer
 from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.config import to_dict
-from cgan.continuation import start_from_run
-from cgan.paths import cache_dir
+from cgan.runs.continuation import start_from_run
+from cgan.runs.paths import cache_dir
 from cgan.stacked import StackedTrainer
-from cgan.sweep_target import SweepTarget
+from cgan.sweeps.target import SweepTarget
 from cgan.training import ShuffledBatches, pick_device
 from unimodal.evaluate import evaluate_and_write
 from unimodal.experiment import (
@@ -73,17 +73,18 @@ def train_run(cfg: MnistExperiment, splits: MnistSplits, run_dir: Path, progress
 
 def sweep_trial(cfg: MnistExperiment, run_dir: Path, after_epoch, data_root: str | None = None,
                 cache_dir: str | None = None, progress: bool | None = None) -> list[dict]:
-    """One trial of a hyper-parameter sweep (cgan.sweep): a run of ``cfg`` in ``run_dir``; its
+    """One trial of a hyper-parameter sweep (cgan.sweeps.study): a run of ``cfg`` in ``run_dir``; its
     history's 'score' is the validation Parzen score in the configured sampling mode."""
     return train_run(cfg, load_mnist(data_root, cache_dir), run_dir, progress, after_epoch).history
 
 
-SWEEP_TARGET = SweepTarget(load=load_experiment, train=sweep_trial, command="python -m unimodal.train")
+SWEEP_TARGET = SweepTarget(load=load_experiment, train=sweep_trial, command="python -m unimodal.train",
+                           pipeline="unimodal")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = experiment_parser(
-        "experiments/mnist_cgan.yaml", prog="python -m unimodal.train", description=__doc__)
+        "experiments/mnist/mnist_cgan.yaml", prog="python -m unimodal.train", description=__doc__)
     parser.add_argument("--fresh", action="store_true", help="delete runs/<name>/ and start over")
     parser.add_argument("--no-evaluate", action="store_true",
                         help="skip the Table 1 evaluation after training")

@@ -23,9 +23,9 @@ import numpy as np
 
 from cgan.cli import run_cli
 from cgan.errors import UserFacingError
-from cgan.paths import REPO_ROOT
 from cgan.plots import save_curves
-from cgan.provenance import provenance
+from cgan.runs.paths import REPO_ROOT
+from cgan.runs.provenance import provenance
 
 PANELS = [(("valid_parzen",), "validation Parzen LL (nats, G without dropout)"),
           (("valid_diversity",), "within-class diversity, validation (1 = real digits)")]

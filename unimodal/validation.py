@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cgan.layers import TowerNet
+from cgan.networks import TowerNet
 from cgan.sampling import sampling_modes
 from cgan.validation import ValidationScore
 from unimodal.diagnostics import within_class_diversity
