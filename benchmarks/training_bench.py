@@ -45,7 +45,7 @@ def _trainer(config: str, seed: int | None = None, device: str = "cpu"):
     cfg = load_experiment(config, [] if seed is None else [f"seed={seed}"])
     splits = _Splits()
     generator, discriminator = build_networks(cfg, splits.train_x)
-    trainer = AdversarialTrainer(generator, discriminator, make_batches(cfg, splits), cfg.train,
+    trainer = AdversarialTrainer(generator, discriminator, make_batches(cfg, splits), cfg.train, cfg.objective,
                                  "/nonexistent", cfg.seed, progress=False, device=device)
     batches = trainer.batches.epoch(1)
     return trainer, batches
@@ -91,8 +91,8 @@ def flickr_step_seconds(config: str, steps: int = 10, updates_per_epoch: int = 8
     images = torch.from_numpy(rng.standard_normal((5000, 1280), dtype=np.float32))
     batches = ShuffledBatches(5000, lambda i: (words[torch.from_numpy(i)], images[torch.from_numpy(i) // 8]),
                               cfg.train.batch_size, 0)  # 8 tags per image, as the real pairs have about
-    trainer = AdversarialTrainer(generator, discriminator, batches, cfg.train, "/nonexistent", cfg.seed,
-                                 progress=False)
+    trainer = AdversarialTrainer(generator, discriminator, batches, cfg.train, cfg.objective, "/nonexistent",
+                                 cfg.seed, progress=False)
     stream = batches.epoch(1)
     trainer.step(*next(stream), 0.5)
     start = time.perf_counter()
@@ -205,19 +205,22 @@ def _compiled_losses_trainer(config: str, compile_losses: bool = True):
     """A trainer whose losses (G, D, both losses) run as one torch.compile graph, its dropout masks
     drawn up front in the order the eager update draws them (so the same masks), its gradients
     taken as the eager update takes them (two autograd.grad calls). ``compile_losses=False``: the
-    same with masks drawn up front but nothing compiled (the eager update, exactly)."""
-    from cgan.adversarial import adversarial_losses, judge_pairs
+    same with masks drawn up front but nothing compiled (the eager update, exactly). The
+    gradients and the SGD step are the trainer's own (cgan.objective.descend)."""
+    from cgan.adversarial import judge_pairs
     from cgan.noise import sample_noise
+    from cgan.objective import descend
+    from cgan.objective import losses as objective_losses
 
     trainer, batches = _trainer(config)
-    settings, g, d = trainer.settings, trainer.generator, trainer.discriminator
+    objective, g, d = trainer.objective, trainer.generator, trainer.discriminator
 
     def losses(data, condition, z, drop):
         def judge(x, cond, rows):
             return judge_pairs(lambda m, c, e: d.run(m, c, e, drop), d.encode_condition, d.condition_dropout_free,
                                x, cond, rows)
-        return adversarial_losses(settings, lambda z_, c: g.output_activation(g.run(z_, c, None, drop)), judge,
-                                  data, condition, z)
+        return objective_losses(objective, lambda z_, c: g.output_activation(g.run(z_, c, None, drop)), judge,
+                                data, condition, z)
 
     def given(data, condition, z, masks):
         return losses(data, condition, z, _GivenMasks(masks))
@@ -226,7 +229,7 @@ def _compiled_losses_trainer(config: str, compile_losses: bool = True):
     draws: list = []
 
     def update(data, condition, lr, momentum):
-        z = sample_noise(settings.noise, settings.noise_rows(data.shape[0]), settings.noise_dim, trainer.noise_rng)
+        z = sample_noise(objective.noise, objective.noise_rows(data.shape[0]), objective.noise_dim, trainer.noise_rng)
         if draws:
             masks = [trainer.masks.mask(shape, keep, scaled) for shape, keep, scaled in draws]
             d_loss, g_loss, stats = compiled(data, condition, z, masks)
@@ -234,9 +237,8 @@ def _compiled_losses_trainer(config: str, compile_losses: bool = True):
             recorder = _RecordedMasks(trainer.masks)
             d_loss, g_loss, stats = losses(data, condition, z, recorder)
             draws.extend(recorder.draws)
-        d_grads = torch.autograd.grad(d_loss, trainer.d_params, retain_graph=True)
-        g_grads = torch.autograd.grad(g_loss, trainer.g_params)
-        trainer.optimizer.step(list(d_grads) + list(g_grads), lr, momentum)
+        descend(objective, d_loss, g_loss, trainer.d_params, trainer.g_params, trainer.optimizer, lr, momentum,
+                trainer.updates)
         return stats
 
     trainer.update = update

@@ -43,6 +43,13 @@ class NetworkSettings:
         return net
 
 
+def train_identity(cfg) -> dict:
+    """The loop's and the objective's settings that shape the weights, as one mapping: the
+    'train' part of a run's identity, the same keys as before the objective had its own section
+    (so runs made then resume, and a changed objective setting is never missed)."""
+    return {**cfg.train.identity(), **cfg.objective.identity()}
+
+
 MAX_SEED = 2**63 - 1  # torch.manual_seed's largest signed seed; numpy takes any whole number >= 0
 
 

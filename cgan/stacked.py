@@ -23,7 +23,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from cgan.adversarial import AdversarialTrainer, adversarial_losses, judge_pairs
+from cgan import objective as objective_
+from cgan.adversarial import AdversarialTrainer, judge_pairs
 from cgan.errors import UserFacingError
 from cgan.networks import DropoutMasks, Maxout, TowerNet, TwinMasks
 from cgan.noise import sample_noise
@@ -91,7 +92,7 @@ class StackedTrainer:
     def __init__(self, members: list[AdversarialTrainer]):
         if len({(len(m.batches), m.batches.batch_size) for m in members}) != 1:
             raise UserFacingError("stacked runs need the same data size and batch size")
-        if len({repr(m.settings) for m in members}) != 1:
+        if len({(repr(m.settings), repr(m.objective)) for m in members}) != 1:
             raise UserFacingError("stacked runs need the same training settings (only the seed may differ)")
         if len({m.run_dir.resolve() for m in members}) != len(members):
             raise UserFacingError("each stacked run needs its own run folder")
@@ -136,28 +137,25 @@ class Stack:
     """The members' networks, optimizer and mask sources as one stack, and its update."""
 
     def __init__(self, members: list[AdversarialTrainer]):
-        self.members, self.lead, self.settings = members, members[0], members[0].settings
+        self.members, self.lead, self.objective = members, members[0], members[0].objective
         self.generator = StackedNet([m.generator for m in members])
-        self.discriminator = StackedNet([m.discriminator for m in members])
-        self.d_params = list(self.discriminator.params.values())
+        self.discriminator = StackedNet([m.discriminator for m in members]) if self.lead.discriminator else None
+        self.d_params = list(self.discriminator.params.values()) if self.discriminator else []
         self.g_params = list(self.generator.params.values())
         self.optimizer = stack_optimizers([m.optimizer for m in members], self.d_params + self.g_params)
         self.masks = StackedMasks([m.masks for m in members])
 
     def step(self, minibatches: list[tuple], momentum: float) -> torch.Tensor:
         """One update of every member from its own minibatch; returns (members, STATS)."""
-        lead, device = self.lead, self.lead.device
+        lead, device, objective = self.lead, self.lead.device, self.objective
         data = torch.stack([d for d, _ in minibatches]).to(device, non_blocking=True)
         condition = None if minibatches[0][1] is None else \
             torch.stack([c for _, c in minibatches]).to(device, non_blocking=True)
-        z = torch.stack([sample_noise(self.settings.noise, self.settings.noise_rows(data.shape[1]), self.settings.noise_dim,
-                                      m.noise_rng)
-                         for m in self.members]).to(device)
-        d_loss, g_loss, stats = adversarial_losses(self.settings, self.generate, self.judge, data, condition, z)
-        move_g = (lead.updates + 1) % self.settings.d_steps == 0
-        d_grads = torch.autograd.grad(d_loss.sum(), self.d_params, retain_graph=move_g)
-        g_grads = torch.autograd.grad(g_loss.sum(), self.g_params) if move_g else ()
-        self.optimizer.step(list(d_grads) + list(g_grads), lead.lr_schedule(lead.updates), momentum)
+        z = torch.stack([sample_noise(objective.noise, objective.noise_rows(data.shape[1]), objective.noise_dim,
+                                      m.noise_rng) for m in self.members]).to(device)
+        stats = objective_.step(objective, self.generate, self.judge if self.discriminator else None, data,
+                                condition, z, self.d_params, self.g_params, self.optimizer,
+                                lead.lr_schedule(lead.updates), momentum, lead.updates)
         for member in self.members:
             member.updates += 1
         return stats.T

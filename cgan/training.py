@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,7 +22,6 @@ from tqdm import tqdm
 from cgan.config import require
 from cgan.errors import UserFacingError
 from cgan.networks import DropoutMasks, TowerNet
-from cgan.noise import NOISE_KINDS
 from cgan.optim import MomentumSGD
 from cgan.runs.checkpoint import load_checkpoint, save_checkpoint
 from cgan.runs.files import remove_stale_temp_files, write_json
@@ -33,7 +32,8 @@ from cgan.schedules import ExponentialDecay, MomentumAdjustor
 
 @dataclass
 class TrainSettings:
-    """SGD and schedule settings; each experiment's YAML names the source of every value."""
+    """The loop's settings: SGD, its schedules, epochs and patience (what is optimised is
+    cgan.objective's); each experiment's YAML names the source of every value."""
 
     batch_size: int = 100
     learning_rate: float = 0.1
@@ -45,28 +45,6 @@ class TrainSettings:
     momentum_saturate_epoch: int = 250
     max_epochs: int = 600
     patience: int | None = None
-    generator_loss: Literal["non_saturating", "minimax"] = "non_saturating"
-    noise: str = "unit_uniform"
-    noise_dim: int = 100
-    # Beyond the paper: the weight of real data paired with another row's condition, counted as fake
-    # in D's loss (a matching-aware D, Reed et al. 2016 'GAN-CLS': 0.5); 0 = the paper's D.
-    mismatched_weight: float = 0.0
-    # D updates per G update (Goodfellow et al. 2014, Algorithm 1's k; the GAN code and the paper: 1):
-    # with k > 1, G moves on every k-th minibatch only, D on every one.
-    d_steps: int = 1
-    # Beyond the paper: a diversity-sensitive G (Yang et al. 2019, DSGAN): G also maximises
-    # weight * min(mean|G(z1|y) - G(z2|y)| / mean|z1 - z2|, cap) per row, with a second noise draw
-    # z2 for the same conditions, against a G that ignores its noise; 0 = the paper's G.
-    diversity_weight: float = 0.0
-    diversity_cap: float = 1.0
-    # Which dropout masks G's two draws see in the diversity term: 'independent' (each draw its own,
-    # as DSGAN with a dropout G does: the ratio then also counts G's dropout noise, and stays at the
-    # cap even where G ignores z) or 'shared' (one mask for both draws: only z can spread them).
-    diversity_masks: Literal["independent", "shared"] = "independent"
-    # Beyond the paper: G also descends weight * (1 - cos(G(z|y), x)) against the real row x of its
-    # condition, the reconstruction term of conditional GANs for translation (Isola et al. 2017,
-    # pix2pix, there with L1); cosine because Flickr's tags are decoded by cosine. 0 = the paper's G.
-    reconstruction_weight: float = 0.0
 
     def check(self) -> None:
         require(self.batch_size >= 1, "train.batch_size must be >= 1")
@@ -81,29 +59,10 @@ class TrainSettings:
                 "train.momentum_start_epoch must be >= 1 and <= momentum_saturate_epoch")
         require(self.max_epochs >= 1, "train.max_epochs must be >= 1")
         require(self.patience is None or self.patience >= 1, "train.patience must be >= 1 or null")
-        require(self.noise in NOISE_KINDS, f"train.noise must be one of {', '.join(NOISE_KINDS)}")
-        require(self.noise_dim >= 1, "train.noise_dim must be >= 1")
-        require(0 <= self.mismatched_weight < 1, "train.mismatched_weight must be in [0, 1)")
-        require(self.d_steps >= 1, "train.d_steps must be >= 1 (D updates per G update)")
-        require(self.diversity_weight >= 0, "train.diversity_weight must be >= 0 (0 = the paper's G)")
-        require(self.diversity_cap > 0, "train.diversity_cap must be > 0")
-        require(self.diversity_masks in ("independent", "shared"),
-                "train.diversity_masks must be 'independent' or 'shared'")
-        require(self.reconstruction_weight >= 0, "train.reconstruction_weight must be >= 0 (0 = the paper's G)")
 
     def identity(self) -> dict[str, Any]:
-        """The settings that shape the weights (not the epoch budget or patience); the diversity and
-        reconstruction terms' settings only when they are on (diversity_masks only when not the
-        default), so that runs keyed before they existed keep their keys."""
-        skip = {"max_epochs", "patience",
-                *(["diversity_weight", "diversity_cap"] if not self.diversity_weight else []),
-                *(["diversity_masks"] if not self.diversity_weight or self.diversity_masks == "independent" else []),
-                *(["reconstruction_weight"] if not self.reconstruction_weight else [])}
-        return {k: v for k, v in asdict(self).items() if k not in skip}
-
-    def noise_rows(self, rows: int) -> int:
-        """Noise draws per minibatch of ``rows``: twice as many with a diversity term (z1, z2)."""
-        return 2 * rows if self.diversity_weight > 0 else rows
+        """The settings that shape the weights (not the epoch budget or patience)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("max_epochs", "patience")}
 
     def learning_rate_schedule(self) -> ExponentialDecay:
         return ExponentialDecay(self.learning_rate, self.lr_decay, self.lr_floor)

@@ -22,6 +22,7 @@ import torch
 from cgan.config import from_dict
 from cgan.errors import UserFacingError
 from cgan.networks import TowerNet
+from cgan.objective import stored_config
 from cgan.runs.checkpoint import load_checkpoint
 from cgan.runs.paths import REPO_ROOT
 from cgan.runs.weights import read_weights, write_weights
@@ -102,7 +103,7 @@ class FlickrTagger:
 def load_tagger(path: str | Path = DEFAULT_WEIGHTS) -> FlickrTagger:
     """A tagger from a weights file written by ``export_tagger`` (checked against its .sha256)."""
     tensors, meta = read_weights(path, required=METADATA, pipeline="Flickr tagging")
-    cfg = from_dict(FlickrExperiment, meta["config"])
+    cfg = from_dict(FlickrExperiment, stored_config(meta["config"]))
     generator_state = {k.removeprefix("generator."): v.float() for k, v in tensors.items()
                        if k.startswith("generator.")}
     generator, _ = build_networks(cfg, int(meta["features"]["dim"]))

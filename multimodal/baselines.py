@@ -64,14 +64,14 @@ class RegressorTrainer(Trainer):
 
     STATS = ("g_loss",)
 
-    def __init__(self, network: TowerNet, *args, loss: str = "mse", **kwargs):
+    def __init__(self, network: TowerNet, *args, loss: str = "mse", noise_dim: int, **kwargs):
         super().__init__({"generator": network}, *args, **kwargs)
-        self.generator, self.loss = network, loss
+        self.generator, self.loss, self.noise_dim = network, loss, noise_dim
         self.g_params = list(network.parameters())
 
     def update(self, data: torch.Tensor, condition: torch.Tensor | None, lr: float,
                momentum: float) -> torch.Tensor:
-        z = torch.zeros(len(data), self.settings.noise_dim, device=self.device)
+        z = torch.zeros(len(data), self.noise_dim, device=self.device)
         output = self.generator.sample(z, condition)
         if self.loss == "mse":
             loss = (output - data).pow(2).sum(dim=1).mean()

@@ -15,7 +15,8 @@ import torch
 from cgan.config import load_config, require, to_dict
 from cgan.errors import ConfigError
 from cgan.networks import TowerNet
-from cgan.run_settings import NetworkSettings, RunSettings, require_seed
+from cgan.objective import ObjectiveSettings
+from cgan.run_settings import NetworkSettings, RunSettings, require_seed, train_identity
 from cgan.runs.digest import sha256
 from cgan.training import TrainSettings
 
@@ -107,6 +108,7 @@ class RegressorSettings:
 class FlickrExperiment(RunSettings):
     generator: NetworkSettings
     discriminator: NetworkSettings
+    objective: ObjectiveSettings = field(default_factory=ObjectiveSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
     data: DataSettings = field(default_factory=DataSettings)
     eval: TaggingSettings = field(default_factory=TaggingSettings)
@@ -133,7 +135,7 @@ def run_identity(cfg: FlickrExperiment, model: str, inputs: dict) -> dict:
     (features, word vectors, pairs). Epoch budgets, threads, devices and paths may change."""
     identity = {"model": model, "seed": cfg.seed, "word_dim": cfg.word_dim, "data": to_dict(cfg.data),
                 "generator": to_dict(cfg.generator), "inputs": inputs,
-                "train": cfg.train.identity(),
+                "train": train_identity(cfg),
                 "eval": {k: v for k, v in to_dict(cfg.eval).items()
                          if k not in ("knn_k", "table_images", "batch_images")
                          and not (k == "min_distinct_words" and not v)}}  # keys of runs made before it
@@ -150,13 +152,13 @@ def run_directory(cfg: FlickrExperiment, identity: dict) -> Path:
     return cfg.run_root / f"{identity['model']}-{sha256(identity)[:12]}"
 
 
-def build_networks(cfg: FlickrExperiment, feature_dim: int) -> tuple[TowerNet, TowerNet]:
+def build_networks(cfg: FlickrExperiment, feature_dim: int) -> tuple[TowerNet, TowerNet | None]:
     """Generator (noise -> tower, image features -> tower, joint -> linear word vector) and
     discriminator (word vector -> tower, image features -> tower, joint maxout -> sigmoid).
     The image-feature dimension comes from the features file (4096 for fc7, 1280 for lite0)."""
     torch.manual_seed(cfg.seed)
-    generator = cfg.generator.build(cfg.train.noise_dim, feature_dim)
-    discriminator = cfg.discriminator.build(cfg.word_dim, feature_dim)
+    generator = cfg.generator.build(cfg.objective.noise_dim, feature_dim)
+    discriminator = cfg.discriminator.build(cfg.word_dim, feature_dim) if cfg.objective.adversarial else None
     if generator.out_features != cfg.word_dim:
         raise ConfigError(f"generator.output_layer makes {generator.out_features}-d vectors, "
                           f"but word_dim is {cfg.word_dim}")

@@ -36,14 +36,14 @@ class Sampling:
 def cgan_samplings(cfg: FlickrExperiment) -> dict[str, Sampling]:
     """The generator sampled in each of its sampling modes (cgan.sampling), the configured
     mode (eval.sample_with_dropout) first: it picks the stopping point and the headline row."""
-    return {mode: Sampling(cfg.eval.samples, cfg.train.noise, cfg.train.noise_dim, mode == "dropout")
+    return {mode: Sampling(cfg.eval.samples, cfg.objective.noise, cfg.objective.noise_dim, mode == "dropout")
             for mode in sampling_modes(cfg.generator, cfg.eval.sample_with_dropout)}
 
 
 def regressor_samplings(cfg: FlickrExperiment) -> dict[str, Sampling]:
     """One vector per image suffices: 100 equal samples choose the same 20 words 100 times, and
     their top 10 by summed similarity are the 10 nearest words either way."""
-    return {"deterministic": Sampling(1, None, cfg.train.noise_dim, False)}
+    return {"deterministic": Sampling(1, None, cfg.objective.noise_dim, False)}
 
 
 def make_decoder(cfg: FlickrExperiment, data: TagData, device: str | torch.device = "cpu") -> TagDecoder:

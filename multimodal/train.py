@@ -57,10 +57,12 @@ def make_trainer(context: Context, model: str, run_dir: Path, progress: bool | N
                   after_epoch=after_epoch)
     if model == "cgan":
         score = validation_score(generator, cfg, context.data, decoder, cgan_samplings(cfg), discriminator)
-        return AdversarialTrainer(generator, discriminator, settings=cfg.train, evaluate=score, **common)
+        return AdversarialTrainer(generator, discriminator, settings=cfg.train, objective=cfg.objective, evaluate=score,
+                                  **common)
     settings = dataclasses.replace(cfg.train, max_epochs=cfg.regressor.max_epochs, patience=cfg.regressor.patience)
     score = validation_score(generator, cfg, context.data, decoder, regressor_samplings(cfg))
-    return RegressorTrainer(generator, settings=settings, evaluate=score, loss=cfg.regressor.loss, **common)
+    return RegressorTrainer(generator, settings=settings, evaluate=score, loss=cfg.regressor.loss,
+                            noise_dim=cfg.objective.noise_dim, **common)
 
 
 def train_model(context: Context, model: str, fresh: bool = False, progress: bool | None = None,

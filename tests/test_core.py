@@ -10,6 +10,7 @@ import torch
 from cgan.config import apply_overrides, from_dict, load_config
 from cgan.errors import ConfigError
 from cgan.networks import DropoutMasks, LayerSpec, Maxout, TowerNet
+from cgan.objective import ObjectiveSettings
 from cgan.optim import MomentumSGD
 from cgan.sampling import SAMPLING_LABELS, SAMPLING_MODES, sampling_modes, sampling_state
 from cgan.schedules import ExponentialDecay, MomentumAdjustor
@@ -122,7 +123,9 @@ def test_train_settings_reject_impossible_schedules():
     with pytest.raises(ConfigError, match="lr_decay"):
         from_dict(TrainSettings, {"lr_decay": 0.9})
     with pytest.raises(ConfigError, match="noise"):
-        from_dict(TrainSettings, {"noise": "pink"})
+        from_dict(ObjectiveSettings, {"noise": "pink"})
+    with pytest.raises(ConfigError, match="unknown key.*noise"):  # the objective's settings live with it
+        from_dict(TrainSettings, {"noise": "unit_uniform"})
 
 
 def test_dropout_masks_have_the_right_rate_scale_and_resume_exactly():

@@ -144,9 +144,9 @@ def test_regressor_learns_to_point_at_the_target(tmp_path):
     features = torch.randn(64, 6)
     target = torch.nn.functional.normalize(features[:, :5] + 0.1, dim=1)
     batches = ShuffledBatches(64, lambda i: (target[i], features[i]), batch_size=16, seed=1)
-    settings = TrainSettings(max_epochs=15, noise_dim=3, noise="gaussian")
+    settings = TrainSettings(max_epochs=15)
     trainer = RegressorTrainer(G.build(3, 6), batches=batches, settings=settings, run_dir=tmp_path, seed=2,
-                               loss="cosine", progress=False)
+                               loss="cosine", noise_dim=3, progress=False)
     trainer.fit()
     losses = [r["g_loss"] for r in trainer.history]
     assert losses[-1] < 0.5 * losses[0] and trainer.updates == 60

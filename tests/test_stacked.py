@@ -6,6 +6,7 @@ import torch
 
 from cgan.adversarial import AdversarialTrainer
 from cgan.errors import UserFacingError
+from cgan.objective import ObjectiveSettings
 from cgan.runs.checkpoint import load_checkpoint
 from cgan.stacked import StackedTrainer
 from cgan.training import ShuffledBatches, TrainSettings
@@ -18,9 +19,10 @@ def member(run_dir, seed, max_epochs=2, **settings):
     data = torch.from_numpy(rng.random((60, 12), dtype=np.float32))
     cond = torch.eye(3)[torch.from_numpy(rng.integers(0, 3, 60))]
     batches = ShuffledBatches(60, lambda i: (data[i], cond[i]), batch_size=10, seed=seed)
-    train = TrainSettings(max_epochs=max_epochs, noise_dim=4, lr_decay=1.001, **settings)
+    train = TrainSettings(max_epochs=max_epochs, lr_decay=1.001)
+    objective = ObjectiveSettings(noise_dim=4, **settings)
     scores = iter(range(100))
-    return AdversarialTrainer(G.build(4, 3), D.build(12, 3), batches, train, run_dir, seed=seed,
+    return AdversarialTrainer(G.build(4, 3), D.build(12, 3), batches, train, objective, run_dir, seed=seed,
                               evaluate=lambda epoch: {"score": -abs(next(scores) - 1)},  # best: epoch 2
                               identity={"seed": seed}, progress=False)
 

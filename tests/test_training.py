@@ -5,8 +5,10 @@ import pytest
 import torch
 
 import cgan.runs.checkpoint as checkpoint
-from cgan.adversarial import AdversarialTrainer, mismatched_rows
+from cgan.adversarial import AdversarialTrainer
 from cgan.errors import UserFacingError
+from cgan.extra_terms import mismatched_rows
+from cgan.objective import ObjectiveSettings
 from cgan.run_settings import NetworkSettings
 from cgan.training import ShuffledBatches, Trainer, TrainSettings
 
@@ -23,10 +25,11 @@ def make_trainer(run_dir, max_epochs, scores=None):
     data = torch.from_numpy(rng.random((64, 12), dtype=np.float32))
     cond = torch.eye(3)[torch.from_numpy(rng.integers(0, 3, 64))]
     batches = ShuffledBatches(64, lambda i: (data[i], cond[i]), batch_size=10, seed=5)
-    settings = TrainSettings(max_epochs=max_epochs, noise_dim=4, lr_decay=1.001)
+    settings = TrainSettings(max_epochs=max_epochs, lr_decay=1.001)
     score_list = list(scores or [])
     evaluate = (lambda epoch: {"score": score_list[epoch - 1]}) if scores else None
-    return AdversarialTrainer(G.build(4, 3), D.build(12, 3), batches, settings, run_dir, seed=7,
+    return AdversarialTrainer(G.build(4, 3), D.build(12, 3), batches, settings, ObjectiveSettings(noise_dim=4), run_dir,
+                              seed=7,
                               evaluate=evaluate, identity={"seed": 7}, progress=False)
 
 
@@ -157,9 +160,9 @@ def test_mismatched_rows_never_pick_the_own_condition_even_when_it_repeats():
 
 def test_a_matching_aware_discriminator_sees_real_data_with_other_conditions_as_fake(tmp_path):
     trainer = make_trainer(tmp_path, 1)
-    trainer.settings.mismatched_weight = 0.5
-    trainer = AdversarialTrainer(G.build(4, 3), D.build(12, 3), trainer.batches, trainer.settings, tmp_path, seed=7,
-                                 progress=False)
+    trainer.objective.mismatched_weight = 0.5
+    trainer = AdversarialTrainer(G.build(4, 3), D.build(12, 3), trainer.batches, trainer.settings, trainer.objective,
+                                 tmp_path, seed=7, progress=False)
     seen = []
     judge = trainer.judge
     trainer.judge = lambda data, condition, rows: seen.append((data, condition, rows)) or judge(data, condition, rows)
@@ -195,7 +198,7 @@ def test_d_judges_shared_conditions_as_if_each_row_had_its_own_copy(tmp_path, co
 
 def test_with_k_discriminator_steps_the_generator_moves_on_every_kth_minibatch_only(tmp_path):
     trainer = make_trainer(tmp_path, 1)
-    trainer.settings.d_steps = 2
+    trainer.objective.d_steps = 2
     data, condition = next(trainer.batches.epoch(1))
     snapshots = []
     for _ in range(4):
@@ -209,7 +212,8 @@ def test_with_k_discriminator_steps_the_generator_moves_on_every_kth_minibatch_o
 
 
 def test_the_diversity_term_rewards_a_generator_for_using_its_noise():
-    from cgan.adversarial import adversarial_losses, diversity_ratio
+    from cgan.extra_terms import diversity_ratio
+    from cgan.objective import losses as adversarial_losses
 
     z, z2 = torch.zeros(3, 4), torch.ones(3, 4)  # mean |z - z2| = 1 in every row
     fake, fake2 = torch.zeros(3, 2), torch.tensor([[0.5, 0.5], [2.0, 2.0], [0.0, 0.0]])
@@ -220,8 +224,8 @@ def test_the_diversity_term_rewards_a_generator_for_using_its_noise():
     judge = lambda x, c, rows: x.sum(-1)  # noqa: E731 (any fixed D)
     ignores_z = lambda z, c: c[:, :2] * 3  # noqa: E731
     uses_z = lambda z, c: c[:, :2] + z[:, :2]  # noqa: E731
-    off = TrainSettings(noise_dim=4)
-    on = TrainSettings(noise_dim=4, diversity_weight=2.0, diversity_cap=10.0)
+    off = ObjectiveSettings(noise_dim=4)
+    on = ObjectiveSettings(noise_dim=4, diversity_weight=2.0, diversity_cap=10.0)
     assert on.noise_rows(5) == 10 and off.noise_rows(5) == 5
     noise = torch.randn(10, 4)
     _, g_off, stats_off = adversarial_losses(off, uses_z, judge, data, condition, noise[:5])
@@ -236,12 +240,12 @@ def test_the_diversity_term_rewards_a_generator_for_using_its_noise():
 
 def test_a_diversity_term_trains_and_records_its_ratio(tmp_path):
     trainer = make_trainer(tmp_path, 1)
-    settings = TrainSettings(**{**trainer.settings.__dict__, "diversity_weight": 0.5})
-    trainer = AdversarialTrainer(G.build(4, 3), D.build(12, 3), trainer.batches, settings, tmp_path, seed=7,
-                                 progress=False)
+    settings = ObjectiveSettings(noise_dim=4, diversity_weight=0.5)
+    trainer = AdversarialTrainer(G.build(4, 3), D.build(12, 3), trainer.batches, trainer.settings, settings, tmp_path,
+                                 seed=7, progress=False)
     trainer.fit()
     assert 0 < trainer.history[0]["diversity"] <= settings.diversity_cap
-    assert "diversity_weight" in settings.identity() and "diversity_weight" not in TrainSettings().identity()
+    assert "diversity_weight" in settings.identity() and "diversity_weight" not in ObjectiveSettings().identity()
 
 
 def test_twin_masks_give_both_halves_one_mask_per_row():
@@ -259,7 +263,7 @@ def test_twin_masks_give_both_halves_one_mask_per_row():
 def test_with_shared_masks_the_diversity_term_sees_only_what_z_changes(tmp_path):
     """A generator that ignores z still spreads its two draws through dropout when each draw has
     its own masks (the ratio DSGAN sees is then > 0); with shared masks the ratio is exactly 0."""
-    from cgan.adversarial import adversarial_losses
+    from cgan.objective import losses as adversarial_losses
 
     trainer = make_trainer(tmp_path, 1)
     with torch.no_grad():
@@ -268,25 +272,25 @@ def test_with_shared_masks_the_diversity_term_sees_only_what_z_changes(tmp_path)
     z = torch.rand(20, 4)
     ratios = {}
     for masks in ("independent", "shared"):
-        settings = TrainSettings(noise_dim=4, diversity_weight=1.0, diversity_masks=masks)
+        settings = ObjectiveSettings(noise_dim=4, diversity_weight=1.0, diversity_masks=masks)
         _, _, stats = adversarial_losses(settings, trainer.generate, trainer.judge, data, condition, z)
         ratios[masks] = stats[-1].item()
     assert ratios["independent"] > 1e-6 and ratios["shared"] == 0.0
-    shared = TrainSettings(diversity_weight=1.0, diversity_masks="shared")
+    shared = ObjectiveSettings(diversity_weight=1.0, diversity_masks="shared")
     assert shared.identity()["diversity_masks"] == "shared"
-    assert "diversity_masks" not in TrainSettings(diversity_weight=1.0).identity()
+    assert "diversity_masks" not in ObjectiveSettings(diversity_weight=1.0).identity()
     with pytest.raises(Exception, match="diversity_masks"):
-        TrainSettings(diversity_masks="both").check()
+        ObjectiveSettings(diversity_masks="both").check()
 
 
 def test_the_reconstruction_term_pulls_the_generator_towards_its_rows_direction():
-    from cgan.adversarial import adversarial_losses
+    from cgan.objective import losses as adversarial_losses
 
     data, condition = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 0.0]]), torch.eye(3)
     judge = lambda x, c, rows: x.sum(-1)  # noqa: E731 (any fixed D)
     same_direction = lambda z, c: data * 5  # noqa: E731  cosine 1 with every row: no cost
     opposite = lambda z, c: -data  # noqa: E731  cosine -1: the largest cost, 2 per row
-    off, on = TrainSettings(noise_dim=4), TrainSettings(noise_dim=4, reconstruction_weight=0.5)
+    off, on = ObjectiveSettings(noise_dim=4), ObjectiveSettings(noise_dim=4, reconstruction_weight=0.5)
     z = torch.randn(3, 4)
     for generate, distance in ((same_direction, 0.0), (opposite, 2.0)):
         _, g_off, stats_off = adversarial_losses(off, generate, judge, data, condition, z)
@@ -295,4 +299,4 @@ def test_the_reconstruction_term_pulls_the_generator_towards_its_rows_direction(
         assert g_on.item() == pytest.approx(g_off.item() + 0.5 * distance, abs=1e-6)
     assert "reconstruction_weight" in on.identity() and "reconstruction_weight" not in off.identity()
     with pytest.raises(Exception, match="reconstruction_weight"):
-        TrainSettings(reconstruction_weight=-1.0).check()
+        ObjectiveSettings(reconstruction_weight=-1.0).check()

@@ -19,6 +19,7 @@ import torch
 from cgan.config import from_dict
 from cgan.errors import UserFacingError
 from cgan.networks import TowerNet
+from cgan.objective import stored_config
 from cgan.runs.checkpoint import load_checkpoint
 from cgan.runs.weights import read_weights, write_weights
 from unimodal.experiment import NUM_CLASSES, MnistExperiment, build_networks
@@ -38,8 +39,8 @@ class MnistGenerator:
 
     def __repr__(self) -> str:
         kind = "conditional" if self.conditional else "unconditional"
-        return (f"MnistGenerator({self.config.name!r}, {kind}, noise {self.config.train.noise} "
-                f"of {self.config.train.noise_dim} dims)")
+        return (f"MnistGenerator({self.config.name!r}, {kind}, noise {self.config.objective.noise} "
+                f"of {self.config.objective.noise_dim} dims)")
 
     def sample(self, digits: list[int] | None = None, n: int = 10, seed: int = 0,
                mode: str = "deterministic") -> np.ndarray:
@@ -69,7 +70,7 @@ def generator_from_checkpoint(checkpoint: dict, source: str | Path) -> MnistGene
 
 
 def _build(config: dict, state: dict, epoch: int | None) -> MnistGenerator:
-    cfg = from_dict(MnistExperiment, config)
+    cfg = from_dict(MnistExperiment, stored_config(config))
     generator, _ = build_networks(cfg)
     generator.load_state_dict(state)
     return MnistGenerator(generator, cfg, epoch)

@@ -11,7 +11,8 @@ import torch
 
 from cgan.config import load_config, require, to_dict
 from cgan.networks import TowerNet
-from cgan.run_settings import NetworkSettings, RunSettings, check_seeds, require_seed
+from cgan.objective import ObjectiveSettings
+from cgan.run_settings import NetworkSettings, RunSettings, check_seeds, require_seed, train_identity
 from cgan.training import TrainSettings
 
 IMAGE_DIM = 784
@@ -54,6 +55,7 @@ class MnistExperiment(RunSettings):
     conditional: bool
     generator: NetworkSettings
     discriminator: NetworkSettings
+    objective: ObjectiveSettings = field(default_factory=ObjectiveSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
     eval: MnistEvalSettings = field(default_factory=MnistEvalSettings)
     output_bias_from_marginals: bool = True
@@ -75,6 +77,20 @@ class MnistExperiment(RunSettings):
     def condition_dim(self) -> int:
         return NUM_CLASSES if self.conditional else 0
 
+    @property
+    def run_results(self) -> Path:
+        """<results_dir>/<config name>/seed<S>/: this run's result.json and figures."""
+        return run_results_dir(self.results, self.name, self.seed)
+
+
+RESULT_FILE = "result.json"
+
+
+def run_results_dir(results: Path, name: str, seed: int) -> Path:
+    """A run's results folder under ``results``: <config name>/seed<S>/, the config's name being the
+    run's less the -seed<S> that seed_configs gives the runs of other seeds than the config's."""
+    return results / name.removesuffix(f"-seed{seed}") / f"seed{seed}"
+
 
 RESUMABLE_CHANGES = ("threads", "device", "run_dir", "results_dir", "figure_name")
 
@@ -84,7 +100,8 @@ def run_identity(cfg: MnistExperiment) -> dict:
     trained weights or picks the best epoch. Where outputs go, threads, the epoch budget and
     the scoring classifier may change between runs."""
     identity = {k: v for k, v in to_dict(cfg).items() if k not in RESUMABLE_CHANGES}
-    identity["train"] = cfg.train.identity()
+    identity["train"] = train_identity(cfg)
+    del identity["objective"]
     identity["eval"] = {k: v for k, v in identity["eval"].items() if not k.startswith("classifier_")}
     return identity
 
@@ -93,15 +110,15 @@ def load_experiment(path, overrides=None) -> MnistExperiment:
     return load_config(MnistExperiment, path, overrides)
 
 
-def build_networks(cfg: MnistExperiment, train_x: np.ndarray | None = None) -> tuple[TowerNet, TowerNet]:
+def build_networks(cfg: MnistExperiment, train_x: np.ndarray | None = None) -> tuple[TowerNet, TowerNet | None]:
     """Generator and discriminator, initialised as the GAN code does.
 
     The generator's sigmoid output bias is the logit of each pixel's mean over the training
     images (Pylearn2 init_sigmoid_bias_from_marginals), when ``train_x`` is given.
     """
     torch.manual_seed(cfg.seed)
-    generator = cfg.generator.build(cfg.train.noise_dim, cfg.condition_dim)
-    discriminator = cfg.discriminator.build(IMAGE_DIM, cfg.condition_dim)
+    generator = cfg.generator.build(cfg.objective.noise_dim, cfg.condition_dim)
+    discriminator = cfg.discriminator.build(IMAGE_DIM, cfg.condition_dim) if cfg.objective.adversarial else None
     if cfg.output_bias_from_marginals and train_x is not None:
         mean = np.clip(train_x.mean(axis=0, dtype=np.float64), cfg.marginal_clip, 1 - cfg.marginal_clip)
         with torch.no_grad():
@@ -115,10 +132,8 @@ def one_hot(labels: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 
 def seed_configs(cfg: MnistExperiment, seeds: list[int]) -> list[MnistExperiment]:
-    """One config per seed, named <name>-seed<S> (its run folder, results file and figure); the
-    config's own seed keeps the config as it is."""
+    """One config per seed, named <name>-seed<S> (its run folder runs/<name>-seed<S>/; its results
+    <results_dir>/<name>/seed<S>/); the config's own seed keeps the config as it is."""
     check_seeds(seeds)
-    figure = Path(cfg.figure_name)
-    return [cfg if seed == cfg.seed else
-            dataclasses.replace(cfg, seed=seed, name=f"{cfg.name}-seed{seed}",
-                                figure_name=f"{figure.stem}-seed{seed}{figure.suffix}") for seed in seeds]
+    return [cfg if seed == cfg.seed else dataclasses.replace(cfg, seed=seed, name=f"{cfg.name}-seed{seed}")
+            for seed in seeds]

@@ -24,7 +24,7 @@ def generate(generator: TowerNet, cfg: MnistExperiment, labels: np.ndarray | Non
     with sampling_state(generator, mode, seed):
         for start in range(0, count, batch_size):
             n = min(batch_size, count - start)
-            noise = (sample_noise(cfg.train.noise, n, cfg.train.noise_dim, rng) if z is None
+            noise = (sample_noise(cfg.objective.noise, n, cfg.objective.noise_dim, rng) if z is None
                      else torch.as_tensor(z[start:start + n], dtype=torch.float32))
             y = None if labels is None else one_hot(labels[start:start + n]).to(device)
             out.append(generator.sample(noise.to(device), y).cpu())
@@ -42,6 +42,6 @@ def protocol_labels(cfg: MnistExperiment) -> tuple[np.ndarray | None, int]:
 def interpolation_noise(cfg: MnistExperiment, rows: int, steps: int, seed: int) -> np.ndarray:
     """(rows * steps, noise_dim): per row, ``steps`` points on the line between two noise draws."""
     rng = torch.Generator().manual_seed(seed)
-    ends = sample_noise(cfg.train.noise, 2 * rows, cfg.train.noise_dim, rng).numpy().reshape(rows, 2, -1)
+    ends = sample_noise(cfg.objective.noise, 2 * rows, cfg.objective.noise_dim, rng).numpy().reshape(rows, 2, -1)
     t = np.linspace(0, 1, steps, dtype=np.float32)[None, :, None]
     return ((1 - t) * ends[:, :1] + t * ends[:, 1:]).reshape(rows * steps, -1)

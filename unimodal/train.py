@@ -4,10 +4,10 @@ Resumable: run the same command again after an interruption and it continues fro
 checkpoint in runs/<name>/ (pass --fresh to discard it).
 
 Several seeds in one process: --seeds 1 2 3 trains them as one stack (cgan.stacked), each in
-runs/<name>-seed<S>/ with its results as <name>-seed<S>.json: what a separate run with
+runs/<name>-seed<S>/ with its results in <results_dir>/<name>/seed<S>/: what a separate run with
 --set seed=S --set name=<name>-seed<S> gives (to float rounding; bit for bit on the CPU here).
-The config's own seed, when listed, keeps the config's name (runs/<name>/, <name>.json: Table 1's
-row of that configuration), so --seeds 1234 1 2 trains a headline row and its two other seeds.
+The config's own seed, when listed, keeps the config's name (runs/<name>/, Table 1's row of that
+configuration), so --seeds 1234 1 2 trains a headline row and its two other seeds.
 
 A longer run can start from a shorter one of the same settings: --continue-from runs/mnist_gan
 (with experiments/mnist/mnist_gan_open.yaml) copies that run's checkpoints and trains on from there.
@@ -58,7 +58,7 @@ def make_trainer(cfg: MnistExperiment, splits: MnistSplits, run_dir: Path, progr
     """The trainer of one run of ``cfg`` in ``run_dir`` (not started)."""
     generator, discriminator = build_networks(cfg, splits.train_x[: cfg.train_images])
     return AdversarialTrainer(
-        generator, discriminator, make_batches(cfg, splits), cfg.train, run_dir, cfg.seed,
+        generator, discriminator, make_batches(cfg, splits), cfg.train, cfg.objective, run_dir, cfg.seed,
         evaluate=validation_score(generator, cfg, splits.valid_x, splits.valid_y), identity=run_identity(cfg),
         config=to_dict(cfg), progress=progress, device=pick_device(cfg.device), after_epoch=after_epoch)
 

@@ -1,0 +1,87 @@
+"""The objective: the paper's two losses by hand, each term beyond it, and the no-D control."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from cgan.adversarial import AdversarialTrainer
+from cgan.objective import ObjectiveSettings, losses, stored_config
+from cgan.training import ShuffledBatches, TrainSettings
+from multimodal.baselines import RegressorTrainer
+from tests.test_training import D, G
+
+
+def _log_sigmoid(x: float) -> float:
+    return math.log(1 / (1 + math.exp(-x)))
+
+
+def test_with_every_extra_weight_at_zero_the_objective_is_the_papers_two_losses():
+    """D: -(log D(x|y) + log(1 - D(G(z|y)|y))) / 2 over the batch; G: -log D(G(z|y)|y)
+    (non-saturating, the GAN code) or log(1 - D(G(z|y)|y)) (minimax, eq. 1)."""
+    data, condition, z = torch.tensor([[0.2, 0.4], [0.6, 0.8]]), torch.eye(2), torch.zeros(2, 3)
+    fake = torch.tensor([[-1.0, 0.5], [1.5, 0.0]])
+    generate = lambda z, c: fake  # noqa: E731
+    judge = lambda x, c, rows: x.sum(-1)  # noqa: E731  logits: real 0.6, 1.4; fake -0.5, 1.5
+    real_logits, fake_logits = [0.6, 1.4], [-0.5, 1.5]
+    d_by_hand = 0.5 * (-sum(_log_sigmoid(a) for a in real_logits) / 2
+                       - sum(_log_sigmoid(-c) for c in fake_logits) / 2)  # log(1 - s(c)) = log s(-c)
+    g_by_hand = {"non_saturating": -sum(_log_sigmoid(c) for c in fake_logits) / 2,
+                 "minimax": sum(_log_sigmoid(-c) for c in fake_logits) / 2}
+    for form, expected in g_by_hand.items():
+        paper = ObjectiveSettings(noise_dim=3, generator_loss=form)
+        assert paper.identity() == {"generator_loss": form, "noise": "unit_uniform", "noise_dim": 3, "d_steps": 1,
+                                    "mismatched_weight": 0.0}
+        d_loss, g_loss, stats = losses(paper, generate, judge, data, condition, z)
+        assert d_loss.item() == pytest.approx(d_by_hand, abs=1e-6)
+        assert g_loss.item() == pytest.approx(expected, abs=1e-6)
+        assert paper.stats() == ("d_loss", "g_loss", "d_real", "d_fake") and len(stats) == 4
+        assert stats[2].item() == pytest.approx(np.mean([1 / (1 + math.exp(-a)) for a in real_logits]), abs=1e-6)
+
+
+def _pairs(seed=3):
+    rng = np.random.default_rng(seed)
+    target = torch.nn.functional.normalize(torch.from_numpy(rng.standard_normal((40, 12), dtype=np.float32)), dim=1)
+    condition = torch.eye(3)[torch.from_numpy(rng.integers(0, 3, 40))]
+    return ShuffledBatches(40, lambda i: (target[i], condition[i]), batch_size=10, seed=seed)
+
+
+def test_without_the_adversarial_term_no_d_is_built_and_the_update_is_the_regressors(tmp_path):
+    """adversarial_weight 0 + reconstruction weight 1: G descends 1 - cos(G(z|y), x) alone, which
+    is the regressor baseline's cosine update when G's output does not depend on z."""
+    from unimodal.experiment import build_networks, load_experiment
+
+    no_d = load_experiment("experiments/mnist/mnist_smoke.yaml", ["objective.adversarial_weight=0",
+                                                                 "objective.reconstruction_weight=1"])
+    assert build_networks(no_d)[1] is None
+    with pytest.raises(Exception, match="nothing to learn"):
+        ObjectiveSettings(adversarial_weight=0.0).check()
+
+    objective = ObjectiveSettings(noise_dim=4, adversarial_weight=0.0, reconstruction_weight=1.0)
+    settings = TrainSettings(max_epochs=1, lr_decay=1.001)
+    torch.manual_seed(0)
+    generator = G.build(4, 3)
+    with torch.no_grad():
+        generator.main_tower[0][0].weight.zero_()  # G's output no longer depends on z
+    twin = G.build(4, 3)
+    twin.load_state_dict(generator.state_dict())
+    cgan = AdversarialTrainer(generator, None, _pairs(), settings, objective, tmp_path / "cgan", seed=5, progress=False)
+    regressor = RegressorTrainer(twin, _pairs(), settings, tmp_path / "regressor", 5, loss="cosine", noise_dim=4,
+                                 progress=False)
+    assert list(cgan.networks) == ["generator"] and cgan.STATS == ("g_loss", "reconstruction")
+    data, condition = next(_pairs().epoch(1))
+    for _ in range(3):
+        stats = cgan.step(data, condition, 0.5)
+        loss = regressor.step(data, condition, 0.5)
+        assert stats[0].item() == pytest.approx(loss.item(), abs=1e-6)
+    for a, b in zip(cgan.optimizer.params, regressor.optimizer.params):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_checkpoints_written_before_the_objective_section_load_in_todays_schema():
+    old = {"name": "x", "train": {"batch_size": 100, "noise": "gaussian", "diversity_weight": 2.0}}
+    new = stored_config(old)
+    assert new["train"] == {"batch_size": 100}
+    assert new["objective"] == {"noise": "gaussian", "diversity_weight": 2.0}
+    assert stored_config(new) == new
