@@ -199,6 +199,9 @@ def test_seeds_given_on_the_command_line_are_checked_before_anything_runs():
     assert [c.name for c in seed_configs(cfg, [0, 2])] == [f"{cfg.name}-seed0", f"{cfg.name}-seed2"]
     own = seed_configs(cfg, [cfg.seed, 2])  # the config's own seed keeps its name: Table 1's row
     assert own[0] == cfg and own[1].name == f"{cfg.name}-seed2" and own[1].seed == 2
+    # every seed's results, the config's own included, in <results_dir>/<config name>/seed<S>/
+    assert [c.run_results for c in own] == [cfg.results / cfg.name / f"seed{cfg.seed}", cfg.results / cfg.name / "seed2"]
+    assert own[1].figure_name == cfg.figure_name  # one file name in every run folder
 
 
 @pytest.mark.parametrize("option, message", [

@@ -1,5 +1,6 @@
 """End to end on real MNIST: the smoke config trains, resumes, evaluates, reports and samples."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -33,7 +34,8 @@ def smoke_run(tmp_path_factory):
 
 def test_smoke_run_writes_a_table1_row_with_provenance(smoke_run):
     root, _ = smoke_run
-    row = json.loads((root / "results" / "mnist_cgan.json").read_text())
+    run = root / "results" / "mnist_cgan" / "seed1234"  # <config name>/seed<S>/, one naming scheme
+    row = json.loads((run / "result.json").read_text())
     assert row["epochs_run"] == 2 and row["complete"] and row["updates"] == 40
     assert [r["epoch"] for r in row["history"]] == [1, 2]
     assert len(row["training_sessions"]) == 2  # trained, then resumed
@@ -52,9 +54,9 @@ def test_smoke_run_writes_a_table1_row_with_provenance(smoke_run):
         assert result["frechet"]["overall"] > 0
     assert {"valid_parzen", "valid_parzen_dropout", "valid_diversity", "valid_diversity_dropout"} <= set(row["history"][0])
     assert row["config"]["seed"] == 1234 and row["evaluation"]["commit"]
-    assert (root / "results" / "smoke_samples.png").stat().st_size > 1000
-    assert (root / "results" / "mnist_cgan_interpolation.png").stat().st_size > 1000
-    assert (root / "results" / "mnist_cgan_nearest_train.png").stat().st_size > 1000
+    for figure in ("figure2.png", "interpolation.png", "nearest_train.png"):
+        assert (run / figure).stat().st_size > 1000
+    assert sorted(p.name for p in (root / "results").iterdir()) == ["curves.png", "mnist_cgan", "table1.md"]
     table = (root / "results" / "table1.md").read_text()
     assert "132 ± 1.8" in table and f"{parzen['mean']:.1f} ± {parzen['std_error']:.1f}" in table
     assert "G sampled with its dropout on" in table and "G sampled without dropout" in table
@@ -135,7 +137,7 @@ def test_table1_from_weights_gives_the_runs_own_numbers(smoke_run, tmp_path):
     assert from_weights.main([str(weights), "--out", str(out), "--committed", str(root / "results"),
                               "--data-root", mnist_root(), "--cache-dir", str(root / "cache"), "--threads", "2"]) == 0
     row = json.loads((out / "table1_from_weights.json").read_text())["rows"][0]
-    committed = json.loads((root / "results" / "mnist_cgan.json").read_text())["by_sampling"]
+    committed = json.loads((root / "results" / "mnist_cgan" / "seed1234" / "result.json").read_text())["by_sampling"]
     for mode in ("deterministic", "dropout"):  # fp32 weights, the evaluation's noise seed: the same numbers
         assert row["by_sampling"][mode]["parzen"] == committed[mode]["parzen"] == row["committed"][mode]
         assert row["by_sampling"][mode]["diversity"] == committed[mode]["diversity"]
@@ -144,15 +146,22 @@ def test_table1_from_weights_gives_the_runs_own_numbers(smoke_run, tmp_path):
 
 def test_weights_are_compared_with_the_row_named_like_the_file(tmp_path):
     """A run evaluated under another name than its config's (e.g. a second run of it) is
-    compared with its own row, not with the config name's."""
+    compared with its own row, not with the config name's; a seed's run with that seed's row."""
     from unimodal.from_weights import committed_row
 
-    (tmp_path / "mnist_cgan.json").write_text("{}")
-    assert committed_row(Path("weights/mnist_cgan_retrain.safetensors"), "mnist_cgan", tmp_path) == tmp_path / "mnist_cgan.json"
-    (tmp_path / "mnist_cgan_retrain.json").write_text("{}")
-    assert committed_row(Path("weights/mnist_cgan_retrain.safetensors"), "mnist_cgan", tmp_path) == \
-        tmp_path / "mnist_cgan_retrain.json"
-    assert committed_row(Path("weights/mnist_cgan.safetensors"), "mnist_cgan", tmp_path) == tmp_path / "mnist_cgan.json"
+    cfg = load_experiment(REPO / "experiments" / "mnist" / "mnist_cgan.yaml")
+    own = tmp_path / "mnist_cgan" / f"seed{cfg.seed}" / "result.json"
+    own.parent.mkdir(parents=True)
+    own.write_text("{}")
+    assert committed_row(Path("weights/mnist_cgan_retrain.safetensors"), cfg, tmp_path) == own
+    retrain = tmp_path / "mnist_cgan_retrain" / f"seed{cfg.seed}" / "result.json"
+    retrain.parent.mkdir(parents=True)
+    retrain.write_text("{}")
+    assert committed_row(Path("weights/mnist_cgan_retrain.safetensors"), cfg, tmp_path) == retrain
+    assert committed_row(Path("weights/mnist_cgan.safetensors"), cfg, tmp_path) == own
+    seed2 = dataclasses.replace(cfg, name="mnist_cgan-seed2", seed=2)  # as train --seeds names it
+    assert committed_row(Path("weights/mnist_cgan-seed2.safetensors"), seed2, tmp_path) == \
+        tmp_path / "mnist_cgan" / "seed2" / "result.json"
 
 
 def test_the_shipped_generators_draw_the_digit_asked_for(smoke_run, tmp_path):
@@ -203,10 +212,12 @@ def test_seeds_trained_together_match_separate_runs(smoke_run, tmp_path):
     assert stacked["history"][0]["score"] == pytest.approx(alone["history"][0]["score"], rel=1e-6)
     assert stacked["identity"]["seed"] == 6 and stacked["sessions"][0]["stacked"] == 2
     rows = {}
-    for seed in (5, 6):  # each member evaluated into its own results file and figure
-        rows[seed] = json.loads((tmp_path / "results" / f"mnist_cgan-seed{seed}.json").read_text())
+    for seed in (5, 6):  # each member evaluated into its own folder: result file and figures
+        run = tmp_path / "results" / "mnist_cgan" / f"seed{seed}"
+        rows[seed] = json.loads((run / "result.json").read_text())
         assert rows[seed]["seed"] == seed and rows[seed]["epochs_run"] == 1
-        assert (tmp_path / "results" / f"smoke_samples-seed{seed}.png").is_file()
+        assert sorted(p.name for p in run.iterdir()) == ["figure2.png", "interpolation.png", "nearest_train.png",
+                                                         "result.json"]
     assert report.main(["--results", str(tmp_path / "results")]) == 0  # Table 1 across the seeds
     table = (tmp_path / "results" / "table1.md").read_text()
     means = np.array([rows[s]["by_sampling"]["deterministic"]["parzen"]["mean"] for s in (5, 6)])
@@ -216,10 +227,10 @@ def test_seeds_trained_together_match_separate_runs(smoke_run, tmp_path):
     with pytest.raises(UserFacingError, match="twice"):
         train.main([*common, "--seeds", "5", "5"])
     for seed in (5, 6):
-        (tmp_path / "results" / f"mnist_cgan-seed{seed}.json").unlink()
+        (tmp_path / "results" / "mnist_cgan" / f"seed{seed}" / "result.json").unlink()
     assert evaluate.main([*common, "--seeds", "5", "6"]) == 0
     for seed in (5, 6):  # evaluate --seeds finds the runs train --seeds made, and scores them the same
-        again = json.loads((tmp_path / "results" / f"mnist_cgan-seed{seed}.json").read_text())
+        again = json.loads((tmp_path / "results" / "mnist_cgan" / f"seed{seed}" / "result.json").read_text())
         for mode, result in rows[seed]["by_sampling"].items():
             assert again["by_sampling"][mode]["parzen"] == result["parzen"] and again["seed"] == seed
 

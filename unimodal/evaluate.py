@@ -1,5 +1,5 @@
 """Table 1 for a trained MNIST run: the paper's Parzen protocol and the conditional accuracy on its
-best checkpoint, written to <results_dir>/<name>.json with its sample figure."""
+best checkpoint, written to <results_dir>/<config name>/seed<S>/result.json with its figures."""
 
 from __future__ import annotations
 
@@ -21,7 +21,14 @@ from cgan.sampling import SAMPLING_LABELS, sampling_modes
 from cgan.training import training_summary
 from unimodal.classifier import accuracy, load_or_train_classifier, penultimate_features
 from unimodal.diagnostics import diagnose
-from unimodal.experiment import NUM_CLASSES, MnistExperiment, build_networks, load_experiment, seed_configs
+from unimodal.experiment import (
+    NUM_CLASSES,
+    RESULT_FILE,
+    MnistExperiment,
+    build_networks,
+    load_experiment,
+    seed_configs,
+)
 from unimodal.figures import save_digit_grid
 from unimodal.mnist_data import load_mnist
 from unimodal.parzen import parzen_protocol
@@ -79,11 +86,12 @@ INTERPOLATED_DIGITS = [1, 3, 5, 7, 8]
 
 
 def write_outputs(cfg: MnistExperiment, row: dict, generator: TowerNet, train_x: np.ndarray) -> Path:
-    """<results_dir>/<name>.json and the figures of the evaluated generator, in its configured
-    sampling mode: the sample grid (paper Figure 2 for the CGAN), an interpolation in z (rows of
-    one digit each; a generator that ignores z draws one image per row), and each of ten samples
+    """The run's results folder (<results_dir>/<config name>/seed<S>/): result.json and the figures
+    of the evaluated generator, in its configured sampling mode: the sample grid (figure_name; paper
+    Figure 2 for the CGAN), interpolation.png, an interpolation in z (rows of one digit each; a
+    generator that ignores z draws one image per row), and nearest_train.png, each of ten samples
     above its nearest training image (a memorisation check)."""
-    results = cfg.results
+    results = cfg.run_results
     results.mkdir(parents=True, exist_ok=True)
     mode, seed = row["sampling"], cfg.eval.seed + 2
     labels = np.repeat(np.arange(NUM_CLASSES), 10) if cfg.conditional else None
@@ -94,14 +102,14 @@ def write_outputs(cfg: MnistExperiment, row: dict, generator: TowerNet, train_x:
     digits = INTERPOLATED_DIGITS if cfg.conditional else [0] * len(INTERPOLATED_DIGITS)
     z = interpolation_noise(cfg, len(digits), 10, seed)
     line = generate(generator, cfg, np.repeat(digits, 10) if cfg.conditional else None, len(z), seed, mode, z=z)
-    save_digit_grid(line, results / f"{cfg.name}_interpolation.png", rows=len(digits),
+    save_digit_grid(line, results / "interpolation.png", rows=len(digits),
                     title=f"{cfg.name}: z moved along a line, left to right"
                           + (f" (rows: digits {', '.join(map(str, digits))})" if cfg.conditional else ""))
     ten = samples[::10]
     nearest = train_x[torch.cdist(torch.from_numpy(ten), torch.from_numpy(train_x)).argmin(dim=1).numpy()]
-    save_digit_grid(np.concatenate([ten, nearest]), results / f"{cfg.name}_nearest_train.png", rows=2,
+    save_digit_grid(np.concatenate([ten, nearest]), results / "nearest_train.png", rows=2,
                     title=f"{cfg.name}: samples (top) and their nearest training images (bottom)")
-    path = results / f"{cfg.name}.json"
+    path = results / RESULT_FILE
     write_json(row, path)
     return path
 
@@ -120,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = experiment_parser(
         "experiments/mnist/mnist_cgan.yaml", prog="python -m unimodal.evaluate",
         description="Evaluate the best checkpoint of an MNIST run (paper Table 1 protocol) and "
-                    "write <results_dir>/<name>.json and its sample figure.")
+                    "write <results_dir>/<name>/seed<S>/result.json and its figures.")
     parser.add_argument("--seeds", type=int, nargs="+", metavar="S",
                         help="evaluate these seeds' runs, as unimodal.train --seeds named them (runs/<name>-seed<S>/, "
                              "the config's own seed runs/<name>/)")
