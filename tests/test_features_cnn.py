@@ -328,3 +328,10 @@ def test_a_repaired_image_is_extracted_on_the_next_run(images, tmp_path, lite0):
     alone, _ = extract_features([images / "corrupt.jpg"], lite0, preprocessing=pre)
     np.testing.assert_allclose(stored.features[stored.ids.index("corrupt.jpg")], alone[0], rtol=1e-5, atol=1e-6)
     assert extract_to_folder(lite0, images, out, pre)["repaired"] == []  # nothing more to do
+
+
+def test_feature_extraction_starts_no_more_decoding_processes_than_spare_cores():
+    from features.cnn import decoding_workers
+
+    assert decoding_workers(4, cores=2) == 1 and decoding_workers(4, cores=16) == 4
+    assert decoding_workers(4, cores=1) == 0 and decoding_workers(0, cores=8) == 0

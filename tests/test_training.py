@@ -300,3 +300,15 @@ def test_the_reconstruction_term_pulls_the_generator_towards_its_rows_direction(
     assert "reconstruction_weight" in on.identity() and "reconstruction_weight" not in off.identity()
     with pytest.raises(Exception, match="reconstruction_weight"):
         ObjectiveSettings(reconstruction_weight=-1.0).check()
+
+
+def test_each_epochs_line_gives_the_time_left_to_the_epoch_budget(tmp_path):
+    trainer = make_trainer(tmp_path, 100)
+    assert trainer.eta() == ""  # nothing measured yet
+    trainer.epoch = 10
+    trainer.history = [{"epoch_seconds": 50.0, "eval_seconds": 10.0}] * 3 + [{"epoch_seconds": 120.0}] * 2
+    assert trainer.eta() == "  eta 2h06m"  # 90 epochs x 84 s (the last five epochs' mean)
+    trainer.epoch = 99
+    assert trainer.eta() == "  eta 1m"
+    trainer.epoch = 100
+    assert trainer.eta() == ""
