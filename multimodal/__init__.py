@@ -6,8 +6,9 @@
 - ``data``: split by image, (image, tag) pairs, vocabulary filtering; ``context`` ties them together.
 - ``experiment``: the config and the networks; ``train``: CGAN and regressor training (resumable).
 - ``sampling``, ``tagging``: generated vectors -> tag lists; ``validation``: the per-epoch score;
-  ``baselines``, ``metrics``; ``decoding``: every test image by every method (cached);
-  ``deviations``: what differs from the paper; ``evaluate``: scores into metrics.json.
+  ``baselines``; ``metrics``: the tag scores and the collapse measures; ``decoding``: every test
+  image by every method (cached); ``deviations``: what differs from the paper; ``evaluate``:
+  scores into metrics.json.
 - ``report``: table2.md, table2.png and metrics.md, rebuilt from metrics.json.
 - ``api`` (``load_tagger``, ``tag_image``), ``export``, ``tag``: a trained generator as a tagger.
 """

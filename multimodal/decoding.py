@@ -18,9 +18,8 @@ from cgan.runs.files import write_json
 from cgan.runs.provenance import provenance
 from multimodal.baselines import frequent_tags, neighbour_tags
 from multimodal.data import ImageSplit, TagData
-from multimodal.diagnostics import condition_gap, sample_cosine
 from multimodal.experiment import FlickrExperiment, build_networks
-from multimodal.metrics import tag_scores
+from multimodal.metrics import condition_gap, sample_cosine, tag_scores
 from multimodal.sampling import Sampling, cgan_samplings, iter_samples, make_decoder, regressor_samplings
 from multimodal.tagging import TagDecoder
 
@@ -108,7 +107,7 @@ def decoding_key(cfg: FlickrExperiment, data: TagData, runs: dict[str, Path]) ->
         checkpoints[model] = {"run": run_dir.name, "epoch": best["epoch"], "score": best["record"].get("score")}
     settings = {k: v for k, v in to_dict(cfg.eval).items() if k not in ("table_images", "batch_images")}
     return sha256({"data": data.identity(), "eval": settings, "checkpoints": checkpoints,
-                   "noise": [cfg.train.noise, cfg.train.noise_dim], "generator": to_dict(cfg.generator)})
+                   "noise": [cfg.objective.noise, cfg.objective.noise_dim], "generator": to_dict(cfg.generator)})
 
 
 def decoded_tags(cfg: FlickrExperiment, data: TagData, runs: dict[str, Path], fresh: bool = False) -> dict:

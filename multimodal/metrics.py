@@ -1,4 +1,5 @@
-"""Tagging scores: how many of an image's top generated tags are among its real tags.
+"""Tagging scores: how many of an image's top generated tags are among its real tags; and the
+collapse measures reported beside them (D's use of the image, the spread of one image's samples).
 
 Ground truth = the image's user tags plus its concept annotations, as words (paper §4.2 counts
 annotations as tags), whether or not they have a word vector: a method is not excused for
@@ -11,6 +12,11 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 import numpy as np
+import torch
+
+from cgan.networks import TowerNet
+from cgan.sampling import sampling_state
+from multimodal.data import ImageSplit, TagData
 
 
 def tag_scores(predicted: Sequence[Sequence[str]], truth: Sequence[Sequence[str]], top: int = 10,
@@ -29,3 +35,33 @@ def tag_scores(predicted: Sequence[Sequence[str]], truth: Sequence[Sequence[str]
         ratios = [len(set(p[:top]) & k) / len(k) for p, k in zip(predicted, known) if k]
         scores[f"recall@{top}_in_vocabulary"] = float(np.mean(ratios)) if ratios else 0.0
     return scores
+
+
+@torch.no_grad()
+def condition_gap(discriminator: TowerNet, data: TagData, split: ImageSplit, seed: int = 0,
+                  max_pairs: int = 5000) -> dict[str, float]:
+    """D's mean output on real tags with their own image and with another image (each pair's
+    image moved to a different one): if the two are equal, D ignores the image."""
+    rng = np.random.default_rng(seed)
+    pairs = rng.permutation(len(split.pair_image))[:max_pairs]
+    images, words = split.pair_image[pairs], split.pair_word[pairs]
+    others = (images + rng.integers(1, len(split), len(images))) % len(split)  # never the own image
+    device = next(discriminator.parameters()).device
+    vectors = torch.from_numpy(data.word_vectors[words]).to(device)
+
+    def mean_output(image_positions: np.ndarray) -> float:
+        features = torch.from_numpy(data.features[split.rows[image_positions]]).to(device)
+        return torch.sigmoid(discriminator(vectors, features)).mean().item()
+
+    with sampling_state(discriminator, "deterministic", seed):  # D as it judges: no dropout
+        return {"d_matched": mean_output(images), "d_mismatched": mean_output(others)}
+
+
+def sample_cosine(samples: torch.Tensor) -> float:
+    """Mean pairwise cosine among the samples of each image of (images, n, d), averaged over images."""
+    unit = torch.nn.functional.normalize(samples.float(), dim=-1)
+    n = unit.shape[1]
+    if n < 2:
+        return 1.0
+    gram = unit @ unit.transpose(1, 2)
+    return float(((gram.sum(dim=(1, 2)) - gram.diagonal(dim1=1, dim2=2).sum(dim=1)) / (n * (n - 1))).mean())

@@ -6,9 +6,8 @@ from __future__ import annotations
 from cgan.networks import TowerNet
 from cgan.validation import ValidationScore
 from multimodal.data import ImageSplit, TagData
-from multimodal.diagnostics import condition_gap, sample_cosine
 from multimodal.experiment import FlickrExperiment
-from multimodal.metrics import tag_scores
+from multimodal.metrics import condition_gap, sample_cosine, tag_scores
 from multimodal.sampling import Sampling, iter_samples
 from multimodal.tagging import TagDecoder
 

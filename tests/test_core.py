@@ -251,9 +251,9 @@ def test_the_recorded_command_is_the_module_form_and_quotes_what_needs_it(monkey
     from cgan.runs.paths import REPO_ROOT
     from cgan.runs.provenance import command_line
 
-    monkeypatch.setattr("sys.argv", [str(REPO_ROOT / "multimodal" / "diagnostics.py"), "--run", "a label=runs/x",
-                                     "--set", "seed=3"])
-    assert command_line() == "python -m multimodal.diagnostics --run 'a label=runs/x' --set seed=3"
+    monkeypatch.setattr("sys.argv", [str(REPO_ROOT / "studies" / "flickr_diagnostics.py"),
+                                     "--run", "a label=runs/x", "--set", "seed=3"])
+    assert command_line() == "python -m studies.flickr_diagnostics --run 'a label=runs/x' --set seed=3"
 
 
 def test_a_tree_copied_without_git_records_the_commit_it_was_told(tmp_path, monkeypatch):

@@ -12,11 +12,10 @@ from PIL import Image
 
 from cgan.errors import ConfigError, UserFacingError
 from cgan.runs.checkpoint import load_checkpoint
-from multimodal import evaluate, export, pipeline, report, tag, train, wordvec_study
+from multimodal import evaluate, export, pipeline, report, tag, train
 from multimodal.api import load_tagger
 from multimodal.context import prepare
 from multimodal.decoding import tags_and_spread
-from multimodal.diagnostics import decoding_ceiling
 from multimodal.experiment import build_networks, load_experiment
 from multimodal.sampling import cgan_samplings, make_decoder
 
@@ -190,35 +189,12 @@ def test_a_run_cut_short_is_named_in_the_header(smoke_run):
 def test_configs_load_and_bad_values_are_rejected():
     cfg = load_experiment(REPO / "experiments" / "flickr" / "flickr_cgan.yaml")
     assert cfg.generator.condition_layers == ["relu 2000"] and cfg.generator.output_layer == "linear 200"
-    assert cfg.discriminator.joint_layers == ["maxout 1000x3"] and cfg.train.noise == "gaussian"
+    assert cfg.discriminator.joint_layers == ["maxout 1000x3"] and cfg.objective.noise == "gaussian"
     assert (cfg.eval.samples, cfg.eval.nearest, cfg.eval.top) == (100, 20, 10)
     with pytest.raises(ConfigError, match="unknown key"):
         load_experiment(SMOKE, ["eval.sampels=3"])
     with pytest.raises(ConfigError, match="feature_scaling"):
         load_experiment(SMOKE, ["data.feature_scaling=zscore"])
-
-
-def test_wordvec_study_measures_each_variants_decoding_ceiling_on_validation(smoke_run, tmp_path):
-    root, args = smoke_run
-    variants = tmp_path / "variants.yaml"
-    variants.write_text('variants:\n  "as configured": []\n  "one epoch": ["word2vec.epochs=1"]\n')
-    assert wordvec_study.main([*args, "--variants", str(variants)]) == 0
-    record = json.loads((root / "results" / "wordvec_study" / "variants.json").read_text())
-    assert list(record["variants"]) == ["as configured", "one epoch"] and record["best"] in record["variants"]
-    for row in record["variants"].values():
-        for split in ("valid", "test"):
-            assert set(row["ceiling"][split]) == {"0", "1", "mean"}  # noise levels, one mean vector
-            assert 0 <= row["ceiling"][split]["0"]["precision@10"] <= 1
-    # The configured variant's vectors are the pipeline's own (same settings): same ceiling as diagnostics.
-    cfg = load_experiment(SMOKE, [f"run_dir={root / 'runs'}", f"results_dir={root / 'results'}"])
-    data = prepare(cfg, str(root / "data"), str(root / "cache"), run_stages=False).data
-    expected = decoding_ceiling(data, data.valid, make_decoder(cfg, data), cfg.eval.samples, cfg.eval.top,
-                                seed=cfg.eval.seed)
-    assert record["variants"]["as configured"]["ceiling"]["valid"] == expected
-    assert "| **" in (root / "results" / "wordvec_study" / "variants.md").read_text()
-    variants.write_text('variants:\n  "bad": ["word2vec.windw=5"]\n')
-    with pytest.raises(ConfigError, match="variant 'bad'"):
-        wordvec_study.main([*args, "--variants", str(variants)])
 
 
 def test_cgan_seeds_train_as_one_stack_and_report_their_spread(smoke_run, tmp_path):
@@ -255,7 +231,7 @@ def test_summary_puts_configurations_side_by_side_and_names_their_differences(sm
     assert "encoders." not in departures[0] and "results_dir" not in departures[0]
     variant = json.loads(json.dumps(record))
     variant["config"]["name"] = "variant"
-    variant["config"]["train"]["mismatched_weight"] = 0.5
+    variant["config"]["objective"]["mismatched_weight"] = 0.5
     variant["config"]["results_dir"] = "elsewhere"  # a path: not a difference worth naming
     headline = f"cgan/{record['headline_sampling']}"
     variant["scores"][headline] = {**variant["scores"][headline], "precision@10": 0.987}
@@ -264,7 +240,7 @@ def test_summary_puts_configurations_side_by_side_and_names_their_differences(sm
     out = tmp_path / "summary.md"
     assert summary.main([str(root / "results"), str(tmp_path / "variant"), "--out", str(out)]) == 0
     text = out.read_text()
-    assert "`train.mismatched_weight`: 0.0 -> 0.5" in text and "(cut short)" not in text
+    assert "`objective.mismatched_weight`: 0.0 -> 0.5" in text and "(cut short)" not in text
     assert "results_dir" not in text and "Not comparable" not in text
     assert "This table: `" in text and "at commit `" in text
     rows = [line for line in text.splitlines() if line.startswith("| variant |")]

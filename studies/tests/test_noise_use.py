@@ -1,4 +1,4 @@
-"""unimodal.noise_use: the diversity term's ratio under independent masks, one shared mask, no dropout."""
+"""studies.noise_use: the diversity term's ratio under independent masks, one shared mask, no dropout."""
 
 import json
 from pathlib import Path
@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from cgan.run_settings import NetworkSettings
-from unimodal import noise_use
+from studies import noise_use
 
 G = NetworkSettings(main_layers=["relu 32"], condition_layers=["relu 16"], joint_layers=["relu 32"],
                     output_layer="sigmoid 12", init_range=0.5, hidden_keep=0.5)
-WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
 
 
 def test_a_generator_that_ignores_z_spreads_its_draws_only_through_dropout():

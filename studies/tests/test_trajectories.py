@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from cgan.errors import UserFacingError
-from unimodal import trajectories
+from studies import trajectories
 
 
 def _result(seed, valid, diversity, best_epoch, test=200.0, threads=2, command="python -m unimodal.train"):

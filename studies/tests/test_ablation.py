@@ -3,13 +3,14 @@
 import csv
 import json
 
+from studies import ablation
 from tests.data_paths import mnist_root
 from tests.test_sweep import SMOKE, sweep_args, write_space
-from unimodal import ablation, sweep
+from unimodal import sweep
 
 
 def test_ablation_measures_every_trial_of_a_sweep_and_writes_its_report(tmp_path, one_thread):
-    space = write_space(tmp_path / "space.yaml", "train.noise: [unit_uniform, symmetric_uniform]\n"
+    space = write_space(tmp_path / "space.yaml", "objective.noise: [unit_uniform, symmetric_uniform]\n"
                         "generator.dropout_scaled: [true, false]\n")
     assert sweep.main(sweep_args(tmp_path, space, "--sampler", "grid", "--epochs", "1", "--study", "abl",
                                  "--set", "eval.sample_with_dropout=false")) == 0
@@ -17,14 +18,14 @@ def test_ablation_measures_every_trial_of_a_sweep_and_writes_its_report(tmp_path
               "--set", f"run_dir={tmp_path / 'runs'}", "--set", f"results_dir={tmp_path / 'results'}",
               "--threads", "1"]
     assert ablation.main([*common, "--study", "abl"]) == 0
-    record = json.loads((tmp_path / "results" / "ablation.json").read_text())
+    record = json.loads((tmp_path / "results" / "studies" / "ablation.json").read_text())
     rows = record["rows"]
     assert len(rows) == 4 and {r["g_dropout"] for r in rows} == {"keep 0.5 (scaled)", "keep 0.5 (unscaled)"}
     assert all(0 <= r["conditional_accuracy"] <= 1 and r["diversity"] >= 0 and r["verdict"] for r in rows)
-    text = (tmp_path / "results" / "ablation.md").read_text()
+    text = (tmp_path / "results" / "studies" / "ablation.md").read_text()
     assert "**Finding.**" in text and record["finding"] in text and text.count("| unit_uniform |") == 2
-    assert len(list(csv.DictReader((tmp_path / "results" / "ablation.csv").open()))) == 4
-    assert (tmp_path / "results" / "ablation.png").stat().st_size > 0
+    assert len(list(csv.DictReader((tmp_path / "results" / "studies" / "ablation.csv").open()))) == 4
+    assert (tmp_path / "results" / "studies" / "ablation.png").stat().st_size > 0
 
 
 def test_verdicts_follow_the_thresholds():
@@ -97,14 +98,14 @@ def test_a_trial_whose_run_folder_is_gone_keeps_its_earlier_row_and_one_never_me
 
     from cgan.errors import UserFacingError
 
-    space = write_space(tmp_path / "space.yaml", "train.noise: [unit_uniform, symmetric_uniform]\n")
+    space = write_space(tmp_path / "space.yaml", "objective.noise: [unit_uniform, symmetric_uniform]\n")
     assert sweep.main(sweep_args(tmp_path, space, "--sampler", "grid", "--epochs", "1", "--study", "keep",
                                  "--set", "eval.sample_with_dropout=false")) == 0
     common = ["--config", SMOKE, "--data-root", mnist_root(), "--cache-dir", str(tmp_path / "cache"),
               "--set", f"run_dir={tmp_path / 'runs'}", "--set", f"results_dir={tmp_path / 'results'}",
               "--threads", "1", "--study", "keep"]
     assert ablation.main(common) == 0
-    path = tmp_path / "results" / "ablation.json"
+    path = tmp_path / "results" / "studies" / "ablation.json"
     first = json.loads(path.read_text())
     assert [r["study"] for r in first["rows"]] == ["keep", "keep"]
     # A record written before rows named their study: matched by the sweep's trial order.
@@ -121,7 +122,7 @@ def test_a_trial_whose_run_folder_is_gone_keeps_its_earlier_row_and_one_never_me
     assert len(second["rows"]) == 2 and len(carried) == 1
     assert carried[0]["measured_at"] == "0123456789abcdef"
     assert carried[0]["diversity"] == first["rows"][0]["diversity"]
-    assert "`0123456789ab`" in (tmp_path / "results" / "ablation.md").read_text()
+    assert "`0123456789ab`" in (tmp_path / "results" / "studies" / "ablation.md").read_text()
 
     path.unlink()
     with pytest.raises(UserFacingError, match="run the sweep again"):

@@ -1,13 +1,15 @@
-"""Why a tagging CGAN fails, in numbers (results/flickr/diagnostics.md).
+"""Why a tagging CGAN fails, in numbers (results/flickr/studies/diagnostics.md).
 
 - Ceiling of the decoding: P@10 / R@10 when the "samples" of an image are its own true tags' word
   vectors (cycled to the decoder's sample count), also with noise added: what the word vectors and
   the 100 x 20 voting can reach at best, whatever the generator.
-- Does D use the image? D's mean output on real (tag, own image) pairs against the same tags paired
-  with another image. Equal outputs mean D ignores the condition, and then nothing makes G use it.
-- Diversity of G: the mean pairwise cosine among the samples of one image (1 = all the same).
+- Per epoch of chosen runs, as their history recorded it (multimodal.validation measures it with
+  multimodal.metrics): does D use the image? D's mean output on real (tag, own image) pairs against
+  the same tags paired with another image. Equal outputs mean D ignores the condition, and then
+  nothing makes G use it. Diversity of G: the mean pairwise cosine among the samples of one image
+  (1 = all the same).
 
-Example: python -m multimodal.diagnostics --set encoders.backbone=efficientnet-lite0 \\
+Example: python -m studies.flickr_diagnostics --set encoders.backbone=efficientnet-lite0 \\
              --run 'paper D=runs/sweeps/<study>/trial-0001' --run 'GAN-CLS D=runs/sweeps/<study>/trial-0000'
 """
 
@@ -19,15 +21,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from cgan.cli import experiment_parser, run_cli, set_threads
 from cgan.errors import UserFacingError
-from cgan.networks import TowerNet
 from cgan.runs.files import write_json
 from cgan.runs.paths import portable
 from cgan.runs.provenance import provenance
-from cgan.sampling import sampling_state
 from multimodal.context import prepare
 from multimodal.data import ImageSplit, TagData
 from multimodal.experiment import RESULT_KEYS, load_experiment
@@ -84,36 +83,6 @@ def decoding_ceiling(data: TagData, split: ImageSplit, decoder: TagDecoder, coun
     return results
 
 
-@torch.no_grad()
-def condition_gap(discriminator: TowerNet, data: TagData, split: ImageSplit, seed: int = 0,
-                  max_pairs: int = 5000) -> dict[str, float]:
-    """D's mean output on real tags with their own image and with another image (each pair's
-    image moved to a different one): if the two are equal, D ignores the image."""
-    rng = np.random.default_rng(seed)
-    pairs = rng.permutation(len(split.pair_image))[:max_pairs]
-    images, words = split.pair_image[pairs], split.pair_word[pairs]
-    others = (images + rng.integers(1, len(split), len(images))) % len(split)  # never the own image
-    device = next(discriminator.parameters()).device
-    vectors = torch.from_numpy(data.word_vectors[words]).to(device)
-
-    def mean_output(image_positions: np.ndarray) -> float:
-        features = torch.from_numpy(data.features[split.rows[image_positions]]).to(device)
-        return torch.sigmoid(discriminator(vectors, features)).mean().item()
-
-    with sampling_state(discriminator, "deterministic", seed):  # D as it judges: no dropout
-        return {"d_matched": mean_output(images), "d_mismatched": mean_output(others)}
-
-
-def sample_cosine(samples: torch.Tensor) -> float:
-    """Mean pairwise cosine among the samples of each image of (images, n, d), averaged over images."""
-    unit = torch.nn.functional.normalize(samples.float(), dim=-1)
-    n = unit.shape[1]
-    if n < 2:
-        return 1.0
-    gram = unit @ unit.transpose(1, 2)
-    return float(((gram.sum(dim=(1, 2)) - gram.diagonal(dim1=1, dim2=2).sum(dim=1)) / (n * (n - 1))).mean())
-
-
 # Decodings whose ceiling is measured side by side: the paper's, and options that change only the
 # decoding (applied to every method alike when chosen in a config's eval section).
 DECODINGS = {
@@ -139,7 +108,7 @@ def run_epochs(run_dir: Path) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = experiment_parser("experiments/flickr/flickr_cgan.yaml", prog="python -m multimodal.diagnostics",
+    parser = experiment_parser("experiments/flickr/flickr_cgan.yaml", prog="python -m studies.flickr_diagnostics",
                                description=__doc__)
     parser.add_argument("--run", action="append", default=[], metavar="LABEL=DIR",
                         help="a CGAN run folder whose per-epoch diagnostics go into the report (repeatable)")
@@ -167,18 +136,19 @@ def main(argv: list[str] | None = None) -> int:
     record = {"ceiling": ceiling, "noise_levels": list(NOISE_LEVELS), "samples": cfg.eval.samples,
               "runs": runs, "inputs": context.inputs,
               "provenance": {**provenance(), "wall_seconds": round(time.perf_counter() - started, 1)}}
-    write_json(record, cfg.results / "diagnostics.json")
-    (cfg.results / "diagnostics.md").write_text(render(record))
+    out = cfg.results / "studies"
+    write_json(record, out / "diagnostics.json")
+    (out / "diagnostics.md").write_text(render(record))
     if runs:
-        plot_runs(runs, cfg.results / "diagnostics.png")
-    print(f"wrote {cfg.results / 'diagnostics.md'}")
+        plot_runs(runs, out / "diagnostics.png")
+    print(f"wrote {out / 'diagnostics.md'}")
     return 0
 
 
 def render(record: dict) -> str:
     top = 10
     lines = ["# Flickr tagging diagnostics", "",
-             "Generated by `python -m multimodal.diagnostics`; do not edit by hand.", "",
+             "Generated by `python -m studies.flickr_diagnostics`; do not edit by hand.", "",
              f"- Command `{record['provenance']['command']}` at commit `{record['provenance']['commit']}`, "
              f"{record['provenance']['date']}, {record['provenance']['wall_seconds']} s.", "",
              "## Ceiling of the decoding", "",
