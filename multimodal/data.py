@@ -129,7 +129,34 @@ def load_tag_data(dataset: MirFlickr, stored: StoredFeatures, vectors: KeyedVect
     }
     scaling = FeatureScaling.fit(raw[train.rows], settings.feature_scaling, settings.vector_length)
     word_vectors = (unit_rows(matrix) if settings.unit_word_vectors else matrix) * np.float32(settings.vector_length)
-    return TagData(train, valid, test, scaling.apply(raw), raw, words, word_vectors, stats, scaling)
+    features = scaling.apply(raw)
+    if settings.neighbour_centroid_k:
+        centroids = neighbour_tag_centroids(unit_rows(features), train, word_vectors, settings.neighbour_centroid_k)
+        features = np.hstack([features, centroids * np.float32(settings.vector_length)])
+        stats["neighbour_centroid_k"] = settings.neighbour_centroid_k
+    return TagData(train, valid, test, features, raw, words, word_vectors, stats, scaling)
+
+
+def neighbour_tag_centroids(unit_features: np.ndarray, train: ImageSplit, word_vectors: np.ndarray, k: int,
+                            chunk: int = 2048) -> np.ndarray:
+    """Per row of ``unit_features``: the unit mean of the tag vectors of its ``k`` most similar
+    training images (cosine), never counting the image itself (a training image would otherwise
+    see its own tags, which no test image can)."""
+    per_image = np.zeros((len(train), word_vectors.shape[1]), dtype=np.float64)
+    np.add.at(per_image, train.pair_image, unit_rows(word_vectors)[train.pair_word])
+    per_image = unit_rows(per_image.astype(np.float32))
+    train_features = unit_features[train.rows]
+    own = np.full(len(unit_features), -1, dtype=np.int64)
+    own[train.rows] = np.arange(len(train))
+    out = np.empty((len(unit_features), word_vectors.shape[1]), dtype=np.float32)
+    for start in range(0, len(unit_features), chunk):
+        similarity = unit_features[start:start + chunk] @ train_features.T
+        rows = np.arange(start, min(start + chunk, len(unit_features)))
+        mine = own[rows] >= 0
+        similarity[np.flatnonzero(mine), own[rows][mine]] = -np.inf
+        nearest = np.argpartition(-similarity, k, axis=1)[:, :k]
+        out[start:start + chunk] = unit_rows(per_image[nearest].sum(axis=1))
+    return out
 
 
 def _split(name: str, images: list[tuple[int, list[str]]], rows: dict[int, int], vocab: dict[str, int],

@@ -78,12 +78,12 @@ def decode_all(cfg: FlickrExperiment, data: TagData, runs: dict[str, Path]) -> d
              for k, rows in neighbour_tags(data, data.valid, vocab, ks, top).items()}
     best_k = max(ks, key=lambda k: (valid[k][f"precision@{top}"], -k))  # ours: k chosen on validation
     timed("knn", lambda: decoder.words(neighbour_tags(data, test, vocab, [best_k], top)[best_k]))
-    for run in sorted(runs, key=lambda run: run != "regressor"):  # regressor, cgan, cgan-seed<S> ...
-        samplings = regressor_samplings(cfg) if run == "regressor" else cgan_samplings(cfg)
+    for run in sorted(runs, key=lambda run: not is_regressor(run)):  # regressor(-seed<S>), cgan, cgan-seed<S> ...
+        samplings = regressor_samplings(cfg) if is_regressor(run) else cgan_samplings(cfg)
         net, discriminator, _ = load_networks(cfg, data, runs[run])
         gap = condition_gap(discriminator, data, test, cfg.eval.seed) if discriminator is not None else {}
         for mode, how in samplings.items():
-            name = run if run == "regressor" else f"{run}/{mode}"
+            name = run if is_regressor(run) else f"{run}/{mode}"
             started = time.perf_counter()
             headline = name == f"cgan/{next(iter(samplings))}"
             methods[name], cosine, spread = tags_and_spread(
@@ -97,6 +97,11 @@ def decode_all(cfg: FlickrExperiment, data: TagData, runs: dict[str, Path]) -> d
             "diagnostics": diagnostics, "votes": votes,
             "knn": {"k": best_k, "valid": {str(k): v for k, v in valid.items()}},
             "decoding_vocabulary": len(vocab), "provenance": provenance()}
+
+
+def is_regressor(run: str) -> bool:
+    """A regressor baseline's run: 'regressor' (the config's seed) or 'regressor-seed<S>'."""
+    return run == "regressor" or run.startswith("regressor-seed")
 
 
 def decoding_key(cfg: FlickrExperiment, data: TagData, runs: dict[str, Path]) -> str:

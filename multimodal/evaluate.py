@@ -22,7 +22,7 @@ from multimodal.experiment import RESULT_KEYS, FlickrExperiment, load_experiment
 from multimodal.metrics import tag_scores
 from multimodal.report import write_reports
 from multimodal.sampling import cgan_samplings
-from multimodal.train import add_seeds_argument, cgan_seed_runs
+from multimodal.train import add_seeds_argument, cgan_seed_runs, seed_context, seed_run_names
 
 
 def table2_examples(cfg: FlickrExperiment, data: TagData, decoded: dict, dataset_images: Path) -> list[dict]:
@@ -84,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         raise UserFacingError(f"no checkpoint for {', '.join(missing)}: train first with python -m "
                               f"multimodal.train --config {args.config} --seeds {' '.join(map(str, args.seeds))}")
     runs.update(seeds)
+    if "regressor" in runs:  # the regressor's other seeds, where trained
+        for name in seed_run_names(context, "regressor", args.seeds):
+            run_dir = seed_context(context, int(name.removeprefix("regressor-seed"))).run_dir("regressor")
+            if (run_dir / "best.pt").exists():
+                runs[name] = run_dir
     evaluate_and_write(context, runs, fresh=args.fresh)
     write_reports(cfg.results)
     return 0

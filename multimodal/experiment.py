@@ -52,8 +52,14 @@ class DataSettings:
     # Length of the image features and word vectors as the networks see them, after the scaling
     # above (decoding is by cosine: unaffected). 1 = unit length; MNIST's inputs have length ~9.
     vector_length: float = 1.0
+    # Beyond the paper (0 = off): both networks also see the mean tag vector of the image's k nearest
+    # training images (cosine of the scaled features; an image is never its own neighbour), so that
+    # G refines tag transfer instead of starting from nothing (IC-GAN, Casanova et al. 2021,
+    # conditions on a neighbourhood's features; here on its tags).
+    neighbour_centroid_k: int = 0
 
     def check(self) -> None:
+        require(self.neighbour_centroid_k >= 0, "data.neighbour_centroid_k must be >= 0 (0 = off)")
         require(self.train_max_image_id >= 1, "data.train_max_image_id must be >= 1")
         require(self.valid_images >= 1, "data.valid_images must be >= 1")
         require(self.max_train_pairs is None or self.max_train_pairs >= 1,
@@ -133,7 +139,8 @@ def run_identity(cfg: FlickrExperiment, model: str, inputs: dict) -> dict:
     """What a checkpoint of ``model`` ('cgan' or 'regressor') must agree with to be resumed:
     the settings that shape its weights or its stopping point, and the identities of its inputs
     (features, word vectors, pairs). Epoch budgets, threads, devices and paths may change."""
-    identity = {"model": model, "seed": cfg.seed, "word_dim": cfg.word_dim, "data": to_dict(cfg.data),
+    data = {k: v for k, v in to_dict(cfg.data).items() if v or k != "neighbour_centroid_k"}  # keys of earlier runs
+    identity = {"model": model, "seed": cfg.seed, "word_dim": cfg.word_dim, "data": data,
                 "generator": to_dict(cfg.generator), "inputs": inputs,
                 "train": train_identity(cfg),
                 "eval": {k: v for k, v in to_dict(cfg.eval).items()

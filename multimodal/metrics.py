@@ -21,13 +21,15 @@ from multimodal.data import ImageSplit, TagData
 
 def tag_scores(predicted: Sequence[Sequence[str]], truth: Sequence[Sequence[str]], top: int = 10,
                vocabulary: Collection[str] | None = None) -> dict:
-    """Means over images of P@top = hits / top and R@top = hits / number of true tags, the
+    """Means over images of P@top = hits / top (with the standard error of that mean over the
+    images) and R@top = hits / number of true tags, the
     fraction of images with at least one hit, and how many distinct words were predicted."""
     if len(predicted) != len(truth):
         raise ValueError(f"{len(predicted)} predictions for {len(truth)} images")
     hits = np.array([len(set(p[:top]) & set(t)) for p, t in zip(predicted, truth)], dtype=np.float64)
     sizes = np.array([max(len(set(t)), 1) for t in truth], dtype=np.float64)
     scores = {"images": len(truth), f"precision@{top}": float(np.mean(hits / top)),
+              f"precision@{top}_se": float(np.std(hits / top, ddof=1) / np.sqrt(len(hits))) if len(hits) > 1 else 0.0,
               f"recall@{top}": float(np.mean(hits / sizes)), f"any_hit@{top}": float(np.mean(hits > 0)),
               "distinct_words": len({w for p in predicted for w in p[:top]})}
     if vocabulary is not None:

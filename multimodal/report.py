@@ -34,8 +34,9 @@ def method_label(name: str, record: dict) -> str:
         return f"(a) the {cfg['eval']['top']} most frequent training tags"
     if name == "knn":
         return f"(b) nearest-neighbour tag transfer, k = {record['knn']['k']} (chosen on validation)"
-    if name == "regressor":
-        return f"(c) regressor: G's network without noise, {cfg['regressor']['loss']} loss"
+    if name == "regressor" or name.startswith("regressor-seed"):
+        seed = f", seed {name.removeprefix('regressor-seed')}" if name != "regressor" else ""
+        return f"(c) regressor: G's network without noise, {cfg['regressor']['loss']} loss{seed}"
     run, mode = name.split("/", 1)
     first = " — stopping-point mode" if mode == record["headline_sampling"] else ""
     seed = f", seed {run.removeprefix('cgan-seed')}" if run != "cgan" else ""

@@ -152,8 +152,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def add_seeds_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[], metavar="S",
-                        help="more CGAN seeds beside the config's, trained together as one stack; each is a "
-                             "row of its own and the report gives their mean and spread")
+                        help="more seeds beside the config's: the CGAN's trained together as one stack, the "
+                             "regressor's one after the other; each is a row of its own and the report "
+                             "gives their mean and spread")
 
 
 def train_models(context: Context, which: str = "all", seeds: list[int] = (), fresh: bool = False,
@@ -167,7 +168,17 @@ def train_models(context: Context, which: str = "all", seeds: list[int] = (), fr
             runs.update(train_cgan_seeds(context, list(seeds), fresh, progress))
         else:
             runs[model] = train_model(context, model, fresh, progress)
+            if model == "regressor":  # one after the other: a regressor has no stacked trainer
+                runs.update({name: train_model(seed_context(context, int(name.removeprefix("regressor-seed"))),
+                                               model, fresh, progress)
+                             for name in seed_run_names(context, "regressor", seeds)})
     return runs
+
+
+def seed_run_names(context: Context, model: str, seeds: list[int]) -> list[str]:
+    """'<model>-seed<S>' for each of ``seeds`` other than the config's own."""
+    check_seeds(list(seeds))
+    return [f"{model}-seed{s}" for s in seeds if s != context.cfg.seed]
 
 
 if __name__ == "__main__":

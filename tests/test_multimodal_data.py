@@ -180,3 +180,25 @@ def test_word_vectors_are_identified_by_their_words_and_values_not_the_file_byte
     assert (tmp_path / "first.kv").read_bytes() != (tmp_path / "again.kv").read_bytes()
     assert word_vectors_digest(first) == word_vectors_digest(again)
     assert word_vectors_digest(vectors([[1, 0], [0, 0.5]], "other")) != word_vectors_digest(first)
+
+
+def test_neighbour_tag_centroids_average_the_nearest_training_images_tags_never_the_own():
+    from multimodal.data import ImageSplit, neighbour_tag_centroids
+
+    words = np.eye(3, dtype=np.float32)  # three orthogonal tag vectors
+    features = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9], [0.95, 0.05]], dtype=np.float32)
+    features /= np.linalg.norm(features, axis=1, keepdims=True)
+    # training images: rows 0-3; image 0 tagged word 0, image 1 words 0 and 1, images 2 and 3 word 2
+    train = ImageSplit("train", np.arange(4), np.arange(4), [[]] * 4,
+                       pair_image=np.array([0, 1, 1, 2, 3]), pair_word=np.array([0, 0, 1, 2, 2]))
+    centroids = neighbour_tag_centroids(features, train, words, k=1)
+    assert np.allclose(centroids[0], unit(np.array([1, 1, 0])))  # image 0's nearest other is image 1
+    assert np.allclose(centroids[1], [1, 0, 0])  # image 1's nearest other is image 0, never itself
+    assert np.allclose(centroids[2], [0, 0, 1]) and np.allclose(centroids[3], [0, 0, 1])
+    assert np.allclose(centroids[4], [1, 0, 0])  # a test row may take any training image
+    two = neighbour_tag_centroids(features, train, words, k=2)
+    assert np.allclose(two[4], unit(unit(np.array([1, 0, 0])) + unit(np.array([1, 1, 0]))))
+
+
+def unit(x):
+    return x / np.linalg.norm(x)

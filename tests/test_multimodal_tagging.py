@@ -97,6 +97,8 @@ def test_tag_scores_precision_recall_and_coverage():
     assert scores["recall@10"] == pytest.approx((2 / 4 + 0 + 1 / 2) / 3)
     assert scores["recall@10_in_vocabulary"] == pytest.approx((2 / 4 + 0 + 1) / 3)  # 'oov' not counted
     assert scores["any_hit@10"] == pytest.approx(2 / 3) and scores["distinct_words"] == 5
+    per_image = [0.2, 0.0, 0.1]  # the standard error of the mean over images: sd (ddof 1) / sqrt(n)
+    assert scores["precision@10_se"] == pytest.approx(float(np.std(per_image, ddof=1) / np.sqrt(3)))
     assert tag_scores([["a", "b"]], [["b"]], top=1)["precision@1"] == 0  # only the first `top` count
     with pytest.raises(ValueError):
         tag_scores([["a"]], [], top=1)

@@ -1,0 +1,166 @@
+"""`python -m multimodal.controls`: does the adversary help the Flickr tagger? One table of every
+method scored on the same test images with the same decoding and vocabulary (the reconstruction
+configuration's data settings), from the committed metrics files:
+
+  the baselines (frequency prior, nearest-neighbour tag transfer, tuned baselines), the regressor
+  (G's network without noise or D), G without D (the reconstruction configuration with
+  objective.adversarial_weight 0), and the CGANs, with every seed that was trained.
+
+Each row gives test P@10 as "mean (sd across n seeds; test s.e. x)": the sd measures how much the
+result depends on the seed, the s.e. how precisely the test images measure one model. Writes
+results/flickr/controls/controls.md and controls.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cgan.cli import run_cli
+from cgan.runs.files import write_json
+from cgan.runs.paths import REPO_ROOT
+from cgan.runs.provenance import provenance
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    source: str  # metrics file, relative to results/flickr
+    run: str  # 'frequent', 'knn', 'regressor' or 'cgan': the run (and its -seed<S> runs) in that file
+    kind: str  # 'baseline', 'control' or 'cgan'
+
+
+ROWS = (
+    Row("frequency prior: the 10 most frequent training tags", "reconstruction/metrics.json", "frequent", "baseline"),
+    Row("nearest-neighbour tag transfer (raw features, k on validation)", "reconstruction/metrics.json", "knn",
+        "baseline"),
+    Row("regressor, paper-settings config (lr 0.1, unit inputs)", "metrics.json", "regressor", "baseline"),
+    Row("regressor, reconstruction config's settings", "controls/no_d/metrics.json", "regressor", "control"),
+    Row("G without D (reconstruction + diversity terms only)", "controls/no_d/metrics.json", "cgan", "control"),
+    Row("CGAN, reconstruction configuration", "reconstruction/metrics.json", "cgan", "cgan"),
+    Row("CGAN conditioned also on the neighbours' tag centroid", "neighbours/metrics.json", "cgan", "cgan"),
+)
+TUNED = "baselines/baselines.json"  # python -m multimodal.baselines_report
+
+
+def seed_runs(record: dict, run: str) -> list[str]:
+    """The score names of ``run`` and its other seeds ('<run>-seed<S>'), in the headline sampling
+    mode for a generator sampled in several modes."""
+    mode = record.get("headline_sampling", "deterministic")
+    names = []
+    for name in record["scores"]:
+        base = name.split("/")[0]
+        if base != run and not base.startswith(f"{run}-seed"):
+            continue
+        if "/" in name and not name.endswith(f"/{mode}"):
+            continue
+        names.append(name)
+    return sorted(names, key=lambda n: (n.split("/")[0] != run, n))
+
+
+def summarise(values: list[dict], top: int = 10) -> dict:
+    """Mean, sd across seeds (None for one), and the test s.e. (the seeds' mean; None where the
+    file predates it) of P@top, with R@top and distinct words."""
+    p = [v[f"precision@{top}"] for v in values]
+    se = [v[f"precision@{top}_se"] for v in values if f"precision@{top}_se" in v]
+    return {"seeds": len(values), "precision": float(np.mean(p)), "precision_per_seed": p,
+            "precision_sd": float(np.std(p, ddof=1)) if len(p) > 1 else None,
+            "precision_se": float(np.mean(se)) if len(se) == len(p) else None,
+            "recall": float(np.mean([v[f"recall@{top}"] for v in values])),
+            "distinct_words": float(np.mean([v["distinct_words"] for v in values]))}
+
+
+def measured_rows(results: Path) -> list[dict]:
+    """Every row whose metrics file exists, with its scores and D's own-vs-other-image gap."""
+    rows = []
+    for row in ROWS:
+        path = results / row.source
+        if not path.is_file():
+            continue
+        record = json.loads(path.read_text())
+        names = seed_runs(record, row.run)
+        if not names:
+            continue
+        gaps = [record["diagnostics"][n]["d_matched"] - record["diagnostics"][n]["d_mismatched"]
+                for n in names if "d_matched" in record.get("diagnostics", {}).get(n, {})]
+        rows.append({"label": row.label, "kind": row.kind, "source": row.source, "runs": names,
+                     **summarise([record["scores"][n] for n in names]),
+                     "d_gap": float(np.mean(gaps)) if gaps else None,
+                     "commit": record.get("evaluation", {}).get("commit") or record.get("provenance", {}).get("commit")})
+    tuned = results / TUNED
+    if tuned.is_file():
+        for method in json.loads(tuned.read_text()).get("methods", []):
+            rows.append({"label": method["label"], "kind": "baseline", "source": TUNED, "runs": [method["name"]],
+                         **summarise([method["test"]]), "d_gap": None})
+    return rows
+
+
+def fmt_precision(row: dict) -> str:
+    """'mean (sd across n seeds; test s.e. x)', or 'value (test s.e. x)' for one run."""
+    se = f"test s.e. {row['precision_se']:.3f}" if row["precision_se"] is not None else "test s.e. not recorded"
+    if row["seeds"] > 1:
+        return f"{row['precision']:.3f} (sd {row['precision_sd']:.3f} across {row['seeds']} seeds; {se})"
+    return f"{row['precision']:.3f} ({se})"
+
+
+def verdict(rows: list[dict]) -> list[str]:
+    """What the adversary adds (CGAN minus G without D, same configuration) and the best method."""
+    by_label = {r["label"]: r for r in rows}
+    lines = []
+    cgan, no_d = by_label.get(ROWS[5].label), by_label.get(ROWS[4].label)
+    if cgan and no_d:
+        lines.append(f"- **What D adds** (the reconstruction configuration with and without D, {cgan['seeds']} and "
+                     f"{no_d['seeds']} seeds): {cgan['precision'] - no_d['precision']:+.3f} P@10 and "
+                     f"{cgan['distinct_words'] - no_d['distinct_words']:+.0f} distinct words on the test images.")
+    best = max(rows, key=lambda r: r["precision"])
+    best_baseline = max((r for r in rows if r["kind"] == "baseline"), key=lambda r: r["precision"], default=None)
+    best_cgan = max((r for r in rows if r["kind"] == "cgan"), key=lambda r: r["precision"], default=None)
+    if best_baseline and best_cgan:
+        lower = best_cgan["precision"] - (best_cgan["precision_sd"] or 0.0)
+        reached = lower >= best_baseline["precision"]
+        lines.append(f"- **Best CGAN vs best baseline**: {best_cgan['label']}, {best_cgan['precision']:.3f} "
+                     f"(mean minus sd {lower:.3f}) against {best_baseline['label']}, "
+                     f"{best_baseline['precision']:.3f}: {'at or above' if reached else 'below'} it.")
+    lines.append(f"- **For tagging photos, use**: {best['label']} (test P@10 {best['precision']:.3f}).")
+    return lines
+
+
+def render(rows: list[dict]) -> str:
+    lines = ["# Flickr tagging: baselines, controls and CGANs on one table", "",
+             "Test images of MIR Flickr (the reconstruction configuration's split, decoding and vocabulary); "
+             "P@10 as mean (sd across seeds; the test set's standard error of one model's mean). "
+             "D gap: D's mean output for test tags with their own image minus with another image "
+             "(0: D ignores the image).", "",
+             "| kind | method | seeds | P@10 | R@10 | distinct words | D gap | from |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        gap = f"{row['d_gap']:+.3f}" if row["d_gap"] is not None else "no D"
+        lines.append(f"| {row['kind']} | {row['label']} | {row['seeds']} | {fmt_precision(row)} | "
+                     f"{row['recall']:.3f} | {row['distinct_words']:.0f} | {gap} | `{row['source']}` |")
+    return "\n".join([*lines, "", "## What the table says", "", *verdict(rows), ""])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m multimodal.controls", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", default=str(REPO_ROOT / "results/flickr"),
+                        help="the Flickr results folder (default: results/flickr)")
+    args = parser.parse_args(argv)
+    results = Path(args.results)
+    rows = measured_rows(results)
+    if not rows:
+        raise SystemExit(f"no metrics files under {results}: run python -m multimodal.pipeline first")
+    out = results / "controls"
+    out.mkdir(parents=True, exist_ok=True)
+    write_json({"rows": rows, "provenance": provenance()}, out / "controls.json")
+    (out / "controls.md").write_text(render(rows))
+    print(f"wrote {out / 'controls.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
