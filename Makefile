@@ -12,7 +12,7 @@ ifdef DATA_ROOT
 export CGAN_DATA_ROOT := $(DATA_ROOT)
 endif
 
-.PHONY: help setup setup-dev test lint status sweep flickr-smoke mnist mnist-headline mnist-cgan mnist-gan mnist-gan-open mnist-smoke tables table1-from-weights bench clean-runs flickr-features flickr-wordvecs flickr-tags flickr-cgan flickr-report flickr-summary
+.PHONY: help setup setup-dev test lint status sweep flickr-smoke mnist mnist-headline mnist-cgan mnist-gan mnist-gan-open mnist-smoke mnist-real-reference tables table1-from-weights bench clean-runs flickr-features flickr-wordvecs flickr-tags flickr-cgan flickr-report flickr-summary
 
 help:
 	@echo "make setup       create $(VENV) and install everything (requirements.txt + this package)"
@@ -25,7 +25,8 @@ help:
 	@echo "make mnist-smoke the MNIST pipeline end to end on a small slice, in a minute (outputs under runs/)"
 	@echo "make flickr-smoke the Flickr pipeline end to end on a tiny generated MIR-Flickr-shaped data set (its test)"
 	@echo "make status      where every run under runs/ stands: epoch of budget, best epoch, training now?, hours left"
-	@echo "make tables      rebuild results/mnist/table1.md and curves.png from the JSON files"
+	@echo "make mnist-real-reference  Table 1's reference row: real training digits scored by the same Parzen protocol -> results/mnist/real_reference.json (a minute)"
+	@echo "make tables      rebuild results/mnist/table1.md, curves.png and figure2.png from the JSON files"
 	@echo "make table1-from-weights  re-evaluate Table 1 from the shipped generators in weights/ (minutes, no training)"
 	@echo "make flickr-features  CNN features of MIR Flickr -> .cache/flickr/features/<backbone> (resumable; BACKBONE as for flickr-tags)"
 	@echo "make flickr-wordvecs  skip-gram word vectors -> .cache/flickr/wordvecs, report results/flickr/flickr_wordvecs.md"
@@ -89,6 +90,9 @@ mnist-smoke:
 
 status:
 	$(PY) -m cgan.runs.status
+
+mnist-real-reference:
+	$(PY) -m unimodal.real_reference
 
 tables:
 	$(PY) -m unimodal.report

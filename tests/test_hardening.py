@@ -241,7 +241,7 @@ def test_a_tryout_writes_its_results_under_its_run_folder(tmp_path, one_thread):
     common[1] = str(config)
     assert train.main([*common, "--set", "train.max_epochs=1", "--set", "train_images=300"]) == 0
     assert not results.exists()
-    assert (tmp_path / "runs" / "mnist_smoke" / "results" / "mnist_smoke.json").is_file()
+    assert (tmp_path / "runs" / "mnist_smoke" / "results" / "mnist_smoke" / "seed1234" / "result.json").is_file()
     out = tmp_path / "deep" / "folder" / "samples.npy"
     assert generate.main(["--checkpoint", str(tmp_path / "runs" / "mnist_smoke" / "best.pt"), "--digits", "3",
                           "-n", "2", "--out", str(out)]) == 0

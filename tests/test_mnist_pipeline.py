@@ -221,7 +221,9 @@ def test_seeds_trained_together_match_separate_runs(smoke_run, tmp_path):
     assert report.main(["--results", str(tmp_path / "results")]) == 0  # Table 1 across the seeds
     table = (tmp_path / "results" / "table1.md").read_text()
     means = np.array([rows[s]["by_sampling"]["deterministic"]["parzen"]["mean"] for s in (5, 6)])
-    assert "## Across seeds" in table and f"| 2 | {means.mean():.1f} ± {means.std(ddof=1):.1f} |" in table
+    errors = np.array([rows[s]["by_sampling"]["deterministic"]["parzen"]["std_error"] for s in (5, 6)])
+    assert "## Across seeds" in table and (f"| 2 | {means.mean():.1f} (sd {means.std(ddof=1):.1f} across 2 seeds; "
+                                           f"test s.e. about {errors.mean():.1f}) |") in table
     diversity = rows[5]["by_sampling"]["deterministic"]["diversity"]["mean"]  # each seed's, beside its Parzen
     assert f"(epoch 1 of 1, diversity {diversity:.3f})" in table
     with pytest.raises(UserFacingError, match="twice"):
