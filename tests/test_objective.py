@@ -10,7 +10,7 @@ from cgan.adversarial import AdversarialTrainer
 from cgan.objective import ObjectiveSettings, losses, stored_config
 from cgan.training import ShuffledBatches, TrainSettings
 from multimodal.baselines import RegressorTrainer
-from tests.test_training import D, G
+from tests.test_training import G
 
 
 def _log_sigmoid(x: float) -> float:
