@@ -16,7 +16,7 @@ from torch.profiler import ProfilerActivity, profile
 from benchmarks import bench_main
 from cgan.adversarial import AdversarialTrainer
 from cgan.training import ShuffledBatches
-from unimodal.experiment import build_networks, load_experiment
+from unimodal.settings import build_networks, load_experiment
 from unimodal.train import make_batches
 
 

@@ -40,9 +40,9 @@ from cgan.table_format import mean_sd  # noqa: E402
 from unimodal.api import generator_from_checkpoint  # noqa: E402
 from unimodal.classifier import load_or_train_classifier, penultimate_features  # noqa: E402
 from unimodal.diagnostics import diagnose  # noqa: E402
-from unimodal.experiment import load_experiment  # noqa: E402
 from unimodal.mnist_data import load_mnist  # noqa: E402
 from unimodal.sampling import generate, protocol_labels  # noqa: E402
+from unimodal.settings import load_experiment  # noqa: E402
 
 # Verdict thresholds (ours): a class drawn as one image has diversity 0; real digits have 1.
 COLLAPSED_BELOW = 0.2

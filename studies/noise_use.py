@@ -34,7 +34,7 @@ from cgan.noise import sample_noise
 from cgan.runs.paths import REPO_ROOT
 from cgan.runs.provenance import provenance
 from unimodal.api import load_generator
-from unimodal.experiment import NUM_CLASSES, one_hot
+from unimodal.settings import NUM_CLASSES, one_hot
 
 REGIMES = ("independent masks", "one shared mask", "no dropout")
 

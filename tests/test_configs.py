@@ -8,8 +8,8 @@ import pytest
 
 from multimodal.experiment import TaggingSettings
 from multimodal.experiment import load_experiment as load_flickr
-from unimodal.experiment import MnistEvalSettings
-from unimodal.experiment import load_experiment as load_mnist
+from unimodal.settings import MnistEvalSettings
+from unimodal.settings import load_experiment as load_mnist
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 MNIST = sorted(EXPERIMENTS.glob("mnist/mnist_*.yaml"))

@@ -25,7 +25,7 @@ from cgan.training import TrainSettings
 from tests.data_paths import mnist_root
 from tests.test_training import make_trainer
 from unimodal import generate, train
-from unimodal.experiment import MnistExperiment
+from unimodal.settings import MnistExperiment
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -190,7 +190,7 @@ def test_generate_needs_digit_values_and_makes_the_output_folder(tmp_path, capsy
 
 
 def test_seeds_given_on_the_command_line_are_checked_before_anything_runs():
-    from unimodal.experiment import seed_configs
+    from unimodal.settings import seed_configs
 
     cfg = load_config(MnistExperiment, REPO / "experiments" / "mnist" / "mnist_smoke.yaml")
     for seeds, message in (([1, 1], "lists a seed twice"), ([3, -2], "whole number from 0")):

@@ -12,8 +12,8 @@ from cgan.errors import ConfigError, UserFacingError
 from cgan.runs.digest import sha256
 from tests.data_paths import mnist_root
 from unimodal import evaluate, generate, report, train
-from unimodal.experiment import load_experiment
 from unimodal.mnist_data import load_mnist
+from unimodal.settings import load_experiment
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = str(REPO / "experiments" / "mnist" / "mnist_smoke.yaml")
@@ -240,7 +240,7 @@ def test_seeds_trained_together_match_separate_runs(smoke_run, tmp_path):
 def test_the_validation_record_shows_a_generator_that_ignores_its_noise():
     """valid_diversity, recorded every epoch: ~0 once G's noise tower is silenced (each class one
     image), clearly above 0 for a freshly initialised G (small against uniform-noise 'images')."""
-    from unimodal.experiment import build_networks
+    from unimodal.settings import build_networks
     from unimodal.validation import validation_score
 
     cfg = load_experiment("experiments/mnist/mnist_smoke.yaml")

@@ -50,7 +50,7 @@ def _pairs(seed=3):
 def test_without_the_adversarial_term_no_d_is_built_and_the_update_is_the_regressors(tmp_path):
     """adversarial_weight 0 + reconstruction weight 1: G descends 1 - cos(G(z|y), x) alone, which
     is the regressor baseline's cosine update when G's output does not depend on z."""
-    from unimodal.experiment import build_networks, load_experiment
+    from unimodal.settings import build_networks, load_experiment
 
     no_d = load_experiment("experiments/mnist/mnist_smoke.yaml", ["objective.adversarial_weight=0",
                                                                  "objective.reconstruction_weight=1"])

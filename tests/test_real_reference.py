@@ -11,9 +11,9 @@ import pytest
 
 from tests.data_paths import mnist_root
 from unimodal import real_reference
-from unimodal.experiment import load_experiment
 from unimodal.mnist_data import N_TRAIN, load_mnist
 from unimodal.parzen import parzen_protocol
+from unimodal.settings import load_experiment
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = REPO / "experiments" / "mnist" / "mnist_smoke.yaml"

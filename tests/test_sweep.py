@@ -54,7 +54,7 @@ def test_a_tiny_sweep_writes_its_outputs_and_the_best_trial_reproduces_alone(tmp
     assert all(0.05 <= float(r["params_train.learning_rate"]) <= 0.2 for r in rows)
     assert all(r["user_attrs_epochs_run"] == "2" for r in rows)
     text = (out / "sweep.md").read_text()
-    assert "## Best trials" in text and "`train.noise`: config `unit_uniform`" in text
+    assert "## Best trials" in text and "`objective.noise`: config `unit_uniform`" in text
     record = json.loads((out / "sweep.json").read_text())
     assert {"command", "commit", "machine", "wall_seconds"} <= set(record["provenance"])
     assert all(len(t["curve"]) == 2 for t in record["trials"])

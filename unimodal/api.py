@@ -22,8 +22,8 @@ from cgan.networks import TowerNet
 from cgan.objective import stored_config
 from cgan.runs.checkpoint import load_checkpoint
 from cgan.runs.weights import read_weights, write_weights
-from unimodal.experiment import NUM_CLASSES, MnistExperiment, build_networks
 from unimodal.sampling import generate
+from unimodal.settings import NUM_CLASSES, MnistExperiment, build_networks
 
 
 class MnistGenerator:

@@ -21,7 +21,11 @@ from cgan.sampling import SAMPLING_LABELS, sampling_modes
 from cgan.training import training_summary
 from unimodal.classifier import accuracy, load_or_train_classifier, penultimate_features
 from unimodal.diagnostics import diagnose
-from unimodal.experiment import (
+from unimodal.figures import save_digit_grid
+from unimodal.mnist_data import load_mnist
+from unimodal.parzen import parzen_protocol
+from unimodal.sampling import generate, interpolation_noise, protocol_labels
+from unimodal.settings import (
     NUM_CLASSES,
     RESULT_FILE,
     MnistExperiment,
@@ -29,10 +33,6 @@ from unimodal.experiment import (
     load_experiment,
     seed_configs,
 )
-from unimodal.figures import save_digit_grid
-from unimodal.mnist_data import load_mnist
-from unimodal.parzen import parzen_protocol
-from unimodal.sampling import generate, interpolation_noise, protocol_labels
 
 
 def evaluate_run(cfg: MnistExperiment, splits, run_dir: Path,

@@ -27,8 +27,8 @@ from cgan.runs.provenance import provenance
 from cgan.sampling import SAMPLING_LABELS, sampling_modes
 from unimodal.api import load_generator
 from unimodal.evaluate import score_generator
-from unimodal.experiment import RESULT_FILE, MnistExperiment, run_results_dir
 from unimodal.mnist_data import load_mnist
+from unimodal.settings import RESULT_FILE, MnistExperiment, run_results_dir
 
 WEIGHTS = REPO_ROOT / "weights"
 COMMITTED = REPO_ROOT / "results" / "mnist"

@@ -13,8 +13,8 @@ import numpy as np
 from cgan.cli import run_cli
 from cgan.errors import UserFacingError
 from unimodal.api import load_generator
-from unimodal.experiment import NUM_CLASSES
 from unimodal.figures import save_digit_grid
+from unimodal.settings import NUM_CLASSES
 
 
 def main(argv: list[str] | None = None) -> int:

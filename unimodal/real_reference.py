@@ -25,9 +25,9 @@ from cgan.cli import positive_int, run_cli, set_threads
 from cgan.runs.files import write_json
 from cgan.runs.paths import REPO_ROOT, portable
 from cgan.runs.provenance import provenance
-from unimodal.experiment import NUM_CLASSES, MnistExperiment, load_experiment
 from unimodal.mnist_data import N_TRAIN, MnistSplits, load_mnist
 from unimodal.parzen import parzen_protocol
+from unimodal.settings import NUM_CLASSES, MnistExperiment, load_experiment
 
 DEFAULT_CONFIG = REPO_ROOT / "experiments" / "mnist" / "mnist_cgan.yaml"
 DEFAULT_OUT = REPO_ROOT / "results" / "mnist" / "real_reference.json"

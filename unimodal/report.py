@@ -17,8 +17,10 @@ import numpy as np
 
 from cgan.cli import report_parser, run_cli
 from cgan.plots import save_curves
+from cgan.readme_blocks import update_readme
+from cgan.runs.paths import REPO_ROOT
 from cgan.sampling import SAMPLING_LABELS
-from unimodal.experiment import RESULT_FILE, run_results_dir
+from unimodal.settings import RESULT_FILE, run_results_dir
 
 # Paper Table 1 (Mirza & Osindero 2014), Parzen log-likelihood on MNIST test, nats.
 PAPER_TABLE1 = {"DBN": "138 ± 2", "Stacked CAE": "121 ± 1.6", "Deep GSN": "214 ± 1.1",
@@ -352,14 +354,50 @@ def _machines(sessions: list[dict]) -> str:
             f"torch {distinct('torch', ' / ')})")
 
 
+README_MODELS = {  # Table 1 in the README: the rows a reader needs, each with a short label
+    "mnist_gan": "GAN (Goodfellow et al. 2014)",
+    "mnist_cgan": "CGAN as the paper describes it",
+    "mnist_cgan_symnoise": "CGAN + the GAN code's noise U[-√3, √3] (fewest departures)",
+    "mnist_cgan_diverse_shared": "CGAN + GAN-code noise and decay + DSGAN term, one mask (headline)",
+}
+
+
+def readme_table(runs: dict[str, list[dict]], real: dict | None) -> str:
+    """Table 1 as the README shows it: the paper beside ours for the rows a reader needs, with
+    seeds, epochs, the collapse diagnostics and the shipped weights (the full table: table1.md)."""
+    lines = ["| model | paper | ours: test log-likelihood (nats) | epochs | accuracy | diversity | weights |",
+             "|---|---|---|---|---|---|---|"]
+    if real:
+        lines.append(f"| real training digits as samples (reference) | — | {parzen_cell([real['parzen']])} "
+                     "| — | — | — | — |")
+    for model in MEASURED:
+        if model.name not in README_MODELS or model.name not in runs:
+            continue
+        rows, label = runs[model.name], README_MODELS[model.name]
+        results = [row["by_sampling"][PROTOCOL_MODE] for row in rows]
+        accuracy = _mean_cell(results, "conditional_accuracy", ".1f", 100)
+        weights = REPO_ROOT / "weights" / f"{model.name}.safetensors"
+        shipped = f"[`{weights.name}`](weights/{weights.name})" if weights.is_file() else "—"
+        epochs = f"{_spread([row['epochs_run'] for row in rows], 'd')} / {rows[0]['max_epochs']}"
+        lines.append(f"| {f'**{label}**' if model.mark == HEADLINE_MARK else label} | "
+                     f"{PAPER_TABLE1[model.paper]} | {parzen_cell([r['parzen'] for r in results])} | "
+                     f"{epochs}{' (partial)' if partial_mark(rows) else ''} | "
+                     f"{accuracy}{'' if accuracy == '—' else '%'} | {_mean_cell(results, 'diversity', '.2f')} | "
+                     f"{shipped} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = report_parser("python -m unimodal.report", __doc__, "results/mnist", "the result JSON files")
     args = parser.parse_args(argv)
     results = Path(args.results)
     runs = load_runs(results)
     rows = own_seed_runs(runs)
+    real = load_real_reference(results / REAL_REFERENCE)
     written = [results / "table1.md"]
-    written[0].write_text(render_table(runs, load_real_reference(results / REAL_REFERENCE)))
+    written[0].write_text(render_table(runs, real))
+    if results.resolve() == (REPO_ROOT / "results" / "mnist").resolve() and update_readme("table1", readme_table(runs, real)):
+        written.append(REPO_ROOT / "README.md")
     if rows:
         save_curves({name: row["history"] for name, row in rows.items()}, results / "curves.png", CURVE_PANELS)
         written.append(results / "curves.png")

@@ -8,7 +8,7 @@ import torch
 from cgan.networks import TowerNet
 from cgan.noise import sample_noise
 from cgan.sampling import sampling_state
-from unimodal.experiment import NUM_CLASSES, MnistExperiment, one_hot
+from unimodal.settings import NUM_CLASSES, MnistExperiment, one_hot
 
 
 @torch.no_grad()

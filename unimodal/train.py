@@ -30,7 +30,8 @@ from cgan.stacked import StackedTrainer
 from cgan.sweeps.target import SweepTarget
 from cgan.training import ShuffledBatches, pick_device
 from unimodal.evaluate import evaluate_and_write
-from unimodal.experiment import (
+from unimodal.mnist_data import MnistSplits, load_mnist
+from unimodal.settings import (
     MnistExperiment,
     build_networks,
     load_experiment,
@@ -38,7 +39,6 @@ from unimodal.experiment import (
     run_identity,
     seed_configs,
 )
-from unimodal.mnist_data import MnistSplits, load_mnist
 from unimodal.validation import validation_score
 
 

@@ -11,9 +11,9 @@ from cgan.networks import TowerNet
 from cgan.sampling import sampling_modes
 from cgan.validation import ValidationScore
 from unimodal.diagnostics import within_class_diversity
-from unimodal.experiment import MnistExperiment
 from unimodal.parzen import best_sigma
 from unimodal.sampling import generate, protocol_labels
+from unimodal.settings import MnistExperiment
 
 DIVERSITY_PER_CLASS = 200  # samples and validation images per class: ~0.1 s per sampling mode on a CPU core
 
