@@ -200,7 +200,12 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
 
 def config_changes(reference: dict, other: dict, ignore_prefixes: tuple[str, ...] = ()) -> list[tuple[str, Any, Any]]:
     """(dotted key, reference value, other value) for every setting of two configs (as plain data)
-    that differs, leaving out where outputs go, speed settings and keys under ``ignore_prefixes``."""
+    that differs, leaving out where outputs go, speed settings and keys under ``ignore_prefixes``;
+    a key one config lacks (an older config, from before the setting existed) reads 'not set'."""
     before, after = flatten(reference), flatten(other)
     keys = sorted(k for k in (set(before) | set(after)) - set(PLACEMENT_KEYS) if not k.startswith(ignore_prefixes))
-    return [(key, before.get(key, "—"), after.get(key, "—")) for key in keys if before.get(key) != after.get(key)]
+    return [(key, before.get(key, NOT_SET), after.get(key, NOT_SET)) for key in keys
+            if before.get(key, NOT_SET) != after.get(key, NOT_SET)]
+
+
+NOT_SET = "not set"
