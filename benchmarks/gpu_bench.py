@@ -20,7 +20,7 @@ def parzen_seconds() -> dict:
 
 def run(config: str = "experiments/mnist/mnist_cgan.yaml") -> dict:
     if not torch.cuda.is_available():
-        return {"cuda": "no GPU seen by torch on this machine"}
+        return {"cuda": "no GPU seen by torch"}
     return {"config": config, **gpu_run(config), **parzen_seconds()}
 
 

@@ -77,7 +77,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     measured = bench_machine(results["provenance"]["machine"], args.only, torch.backends.cpu.get_cpu_capability())
     if measured is None:
-        print("no GPU seen by torch on this machine: nothing measured, no file written")
+        print("no GPU seen by torch: nothing measured, no file written")
         return 0
     name = f"bench-{machine_slug(measured)}"
     write_json(results, out / f"{name}.json")
