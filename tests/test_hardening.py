@@ -204,6 +204,7 @@ def test_seeds_given_on_the_command_line_are_checked_before_anything_runs():
     assert own[1].figure_name == cfg.figure_name  # one file name in every run folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("option, message", [
     (["--trials", "0"], "--trials must be at least 1"),
     (["--epochs", "-1"], "--epochs must be at least 1"),
@@ -230,6 +231,7 @@ def test_generate_says_when_an_unconditional_generator_ignores_the_digits(tmp_pa
                        "--out", str(out)])
 
 
+@pytest.mark.slow
 def test_a_tryout_writes_its_results_under_its_run_folder(tmp_path, one_thread):
     results = tmp_path / "committed"
     common = ["--config", str(REPO / "experiments" / "mnist" / "mnist_smoke.yaml"), "--data-root", mnist_root(),

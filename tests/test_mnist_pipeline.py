@@ -15,6 +15,8 @@ from unimodal import evaluate, generate, report, train
 from unimodal.mnist_data import load_mnist
 from unimodal.settings import load_experiment
 
+pytestmark = pytest.mark.slow  # end to end: pytest -m "not slow" skips it
+
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = str(REPO / "experiments" / "mnist" / "mnist_smoke.yaml")
 

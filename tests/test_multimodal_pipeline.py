@@ -19,7 +19,7 @@ from multimodal.decoding import tags_and_spread
 from multimodal.experiment import build_networks, load_experiment
 from multimodal.sampling import cgan_samplings, make_decoder
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]  # end to end: pytest -m "not slow" skips it
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = str(REPO / "experiments" / "flickr" / "flickr_smoke.yaml")

@@ -15,6 +15,8 @@ from unimodal.mnist_data import N_TRAIN, load_mnist
 from unimodal.parzen import parzen_protocol
 from unimodal.settings import load_experiment
 
+pytestmark = pytest.mark.slow  # end to end: pytest -m "not slow" skips it
+
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = REPO / "experiments" / "mnist" / "mnist_smoke.yaml"
 

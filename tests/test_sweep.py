@@ -20,6 +20,8 @@ from cgan.sweeps import study
 from tests.data_paths import mnist_root
 from unimodal import sweep, train
 
+pytestmark = pytest.mark.slow  # end to end: pytest -m "not slow" skips it
+
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = str(REPO / "experiments" / "mnist" / "mnist_smoke.yaml")
 # Tiny trials: 500 training images (5 updates an epoch), 200 samples scored on 100 images.

@@ -3,10 +3,14 @@
 import csv
 import json
 
+import pytest
+
 from studies import ablation
 from tests.data_paths import mnist_root
 from tests.test_sweep import SMOKE, sweep_args, write_space
 from unimodal import sweep
+
+pytestmark = pytest.mark.slow  # end to end: pytest -m "not slow" skips it
 
 
 def test_ablation_measures_every_trial_of_a_sweep_and_writes_its_report(tmp_path, one_thread):

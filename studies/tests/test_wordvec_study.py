@@ -13,7 +13,7 @@ from studies import wordvec_study
 from studies.flickr_diagnostics import decoding_ceiling
 from tests.test_multimodal_pipeline import SMOKE, make_tiny_flickr
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]  # end to end: pytest -m "not slow" skips it
 
 
 def test_wordvec_study_measures_each_variants_decoding_ceiling_on_validation(tmp_path):
