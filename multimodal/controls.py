@@ -26,7 +26,7 @@ from cgan.readme_blocks import update_readme
 from cgan.runs.files import write_json
 from cgan.runs.paths import REPO_ROOT
 from cgan.runs.provenance import provenance
-from multimodal.report import render_table2
+from multimodal.report import cut_short, epoch_budget, render_table2
 
 
 @dataclass(frozen=True)
@@ -98,11 +98,13 @@ def measured_rows(results: Path) -> list[dict]:
         names = seed_runs(record, row.run)
         if not names:
             continue
+        short = [n.split("/")[0] for n in names if n.split("/")[0] in record.get("training", {})
+                 and cut_short(n.split("/")[0], record)]
         gaps = [record["diagnostics"][n]["d_matched"] - record["diagnostics"][n]["d_mismatched"]
                 for n in names if "d_matched" in record.get("diagnostics", {}).get(n, {})]
         rows.append({"label": row.label, "kind": row.kind, "source": row.source, "runs": names,
                      **summarise([record["scores"][n] for n in names]),
-                     "d_gap": float(np.mean(gaps)) if gaps else None,
+                     "d_gap": float(np.mean(gaps)) if gaps else None, "partial": partial_note(record, short),
                      "commit": record.get("evaluation", {}).get("commit") or record.get("provenance", {}).get("commit")})
     order = ("baseline", "control", "cgan", "limit")
     return sorted(rows, key=lambda row: order.index(row["kind"]))  # stable: each kind keeps its order
@@ -124,12 +126,23 @@ def tuned_rows(results: Path) -> list[dict]:
     return rows
 
 
+def partial_note(record: dict, runs: list[str]) -> str | None:
+    """'stopped at epoch N of M' for runs that ended before their budget without their patience
+    running out (None when every run finished)."""
+    if not runs:
+        return None
+    epochs = sorted({record["training"][run]["epochs_run"] for run in runs})
+    reached = f"{epochs[0]}" if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]}"
+    return f"partial: stopped at epoch {reached} of {epoch_budget(runs[0], record)}"
+
+
 def fmt_precision(row: dict) -> str:
     """'mean (sd across n seeds; test s.e. x)', or 'value (test s.e. x)' for one run."""
     se = f"test s.e. {row['precision_se']:.3f}" if row["precision_se"] is not None else "test s.e. not recorded"
+    partial = f" *({row['partial']})*" if row.get("partial") else ""
     if row["seeds"] > 1:
-        return f"{row['precision']:.3f} (sd {row['precision_sd']:.3f} across {row['seeds']} seeds; {se})"
-    return f"{row['precision']:.3f} ({se})"
+        return f"{row['precision']:.3f} (sd {row['precision_sd']:.3f} across {row['seeds']} seeds; {se}){partial}"
+    return f"{row['precision']:.3f} ({se}){partial}"
 
 
 def verdict(rows: list[dict]) -> list[str]:
@@ -154,7 +167,25 @@ def verdict(rows: list[dict]) -> list[str]:
     return lines
 
 
-def render(rows: list[dict]) -> str:
+def epoch_lines(results: Path) -> list[str]:
+    """Per epoch on validation, the config's own seed of each generator row: P@10, distinct words,
+    and D's own-vs-other-image gap (how much D uses the image as training goes on)."""
+    lines = ["## Per epoch, on the validation images (each configuration's own seed)", "",
+             "| configuration | epoch | P@10 | distinct words | D own / other image | gap |", "|---|---|---|---|---|---|"]
+    for row in ROWS:
+        path = results / row.source
+        if row.kind == "baseline" or not path.is_file():
+            continue
+        record = json.loads(path.read_text())
+        for h in record.get("training", {}).get(row.run, {}).get("history", []):
+            own, other = h.get("valid_d_matched"), h.get("valid_d_mismatched")
+            d = "no D" if own is None else f"{own:.3f} / {other:.3f} | {own - other:+.3f}"
+            lines.append(f"| {record['config']['name']} | {h['epoch']} | {h['valid_precision']:.3f} | {h['valid_distinct_words']} | "
+                         f"{d if own is not None else 'no D | —'} |")
+    return lines
+
+
+def render(rows: list[dict], results: Path | None = None) -> str:
     lines = ["# Flickr tagging: baselines, controls and CGANs on one table", "",
              "Test images of MIR Flickr (the reconstruction configuration's split, decoding and vocabulary); "
              "P@10 as mean (sd across seeds; the test set's standard error of one model's mean). "
@@ -166,7 +197,8 @@ def render(rows: list[dict]) -> str:
         gap = f"{row['d_gap']:+.3f}" if row["d_gap"] is not None else "no D"
         lines.append(f"| {row['kind']} | {row['label']} | {row['seeds']} | {fmt_precision(row)} | "
                      f"{row['recall']:.3f} | {row['distinct_words']:.0f} | {gap} | `{row['source']}` |")
-    return "\n".join([*lines, "", "## What the table says", "", *verdict(rows), ""])
+    per_epoch = ["", *epoch_lines(results)] if results is not None else []
+    return "\n".join([*lines, "", "## What the table says", "", *verdict(rows), *per_epoch, ""])
 
 
 def readme_table(rows: list[dict]) -> str:
@@ -213,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     out = results / "controls"
     out.mkdir(parents=True, exist_ok=True)
     write_json({"rows": rows, "provenance": provenance()}, out / "controls.json")
-    (out / "controls.md").write_text(render(rows))
+    (out / "controls.md").write_text(render(rows, results))
     written = [out / "controls.md", *write_table2(results, rows)]
     if results.resolve() == (REPO_ROOT / "results" / "flickr").resolve() and update_readme("flickr", readme_table(rows)):
         written.append(REPO_ROOT / "README.md")

@@ -96,7 +96,7 @@ def seeds_section(record: dict) -> list[str]:
 
 def epoch_budget(model: str, record: dict) -> int:
     cfg = record["config"]
-    return cfg["regressor"]["max_epochs"] if model == "regressor" else cfg["train"]["max_epochs"]
+    return cfg["regressor"]["max_epochs"] if model.startswith("regressor") else cfg["train"]["max_epochs"]
 
 
 def cut_short(model: str, record: dict) -> bool:
