@@ -3,14 +3,23 @@ weighted kNN returns the cluster's tags, centring changes the neighbours as comp
 logistic regressions reach scikit-learn's optimum and recover separable concepts, and the concept
 lists and the 'concepts only' limit are filled with frequent tags as described."""
 
+import json
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
+from cgan.runs.paths import REPO_ROOT
 from multimodal.baselines import neighbour_tags
-from multimodal.baselines_report import choose, concept_words, paired_differences, scores_with_error
+from multimodal.baselines_report import (
+    DEFAULT_OUT,
+    choose,
+    concept_words,
+    paired_differences,
+    render,
+    scores_with_error,
+)
 from multimodal.data import FeatureScaling, ImageSplit
 from multimodal.tagging import Vocabulary
 from multimodal.tuned_baselines import (
@@ -191,3 +200,11 @@ def test_report_helpers():
     assert methods["other"]["test"]["precision@10_minus_knn_protocol"] == pytest.approx(0.2 / 3)
     assert methods["other"]["test"]["precision@10_minus_knn_protocol_se"] == pytest.approx(np.sqrt(1 / 300) / np.sqrt(3))
     assert "per_image" not in methods["knn_protocol"]["test"]
+
+
+def test_committed_report_is_the_rendering_of_its_json():
+    folder = REPO_ROOT / DEFAULT_OUT
+    if not (folder / "baselines.json").is_file():
+        pytest.skip("no committed baselines.json")
+    record = json.loads((folder / "baselines.json").read_text())
+    assert render(record) == (folder / "baselines.md").read_text()
