@@ -81,8 +81,8 @@ def stacked_step_seconds(config: str, members: int = 3, steps: int = 20, device:
 def flickr_step_seconds(config: str, steps: int = 10, updates_per_epoch: int = 852) -> dict:
     """Seconds of one update of a Flickr tagging CGAN (random inputs of the real shapes:
     1,280-d efficientnet-lite0 features, 200-d word vectors), and minutes per epoch."""
-    from multimodal.experiment import build_networks as flickr_networks
-    from multimodal.experiment import load_experiment as load_flickr
+    from multimodal.settings import build_networks as flickr_networks
+    from multimodal.settings import load_experiment as load_flickr
 
     cfg = load_flickr(config)
     generator, discriminator = flickr_networks(cfg, 1280)

@@ -3,13 +3,15 @@
 - ``pipeline``: ``make flickr-tags``, every stage below, each skipped when its inputs are unchanged.
 - ``download``: MIR Flickr 25,000 from the data root, the cache, or the official archives.
 - ``encoders``: the frozen encoders of ``features/`` run as keyed, cached stages.
-- ``data``: split by image, (image, tag) pairs, vocabulary filtering; ``context`` ties them together.
-- ``experiment``: the config and the networks; ``train``: CGAN and regressor training (resumable).
-- ``sampling``, ``tagging``: generated vectors -> tag lists; ``validation``: the per-epoch score;
-  ``baselines``; ``metrics``: the tag scores and the collapse measures; ``decoding``: every test
-  image by every method (cached); ``deviations``: what differs from the paper; ``evaluate``:
-  scores into metrics.json.
-- ``report``: table2.md, table2.png and metrics.md, rebuilt from metrics.json.
+- ``data``: split by image, (image, tag) pairs, vocabulary filtering; ``inputs``: the stages run,
+  the data loaded and the run folders keyed, for one config.
+- ``settings``: the config schema and the networks; ``train``: CGAN and regressor training (resumable).
+- ``sampling``, ``tag_decoder``: generated vectors -> tag lists; ``validation``: the per-epoch score;
+  ``baselines``, ``tuned_baselines``; ``metrics``: the tag scores and the collapse measures;
+  ``decode_test_set``: every test image by every method (cached); ``paper_departures``: what
+  differs from the paper; ``evaluate``: scores into metrics.json.
+- ``report``: table2.md, table2.png and metrics.md, rebuilt from metrics.json; ``controls``: every
+  method on one table; ``summary``: configurations side by side; ``baselines_report``.
 - ``api`` (``load_tagger``, ``tag_image``), ``export``, ``tag``: a trained generator as a tagger.
 """
 

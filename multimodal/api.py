@@ -26,11 +26,11 @@ from cgan.objective import stored_config
 from cgan.runs.checkpoint import load_checkpoint
 from cgan.runs.paths import REPO_ROOT
 from cgan.runs.weights import read_weights, write_weights
-from multimodal.context import Context
 from multimodal.data import FeatureScaling
-from multimodal.experiment import FlickrExperiment, build_networks
+from multimodal.inputs import Context
 from multimodal.sampling import cgan_samplings, iter_samples, make_decoder
-from multimodal.tagging import TagDecoder, Vocabulary
+from multimodal.settings import FlickrExperiment, build_networks
+from multimodal.tag_decoder import TagDecoder, Vocabulary
 
 DEFAULT_WEIGHTS = REPO_ROOT / "weights" / "flickr_cgan_reconstruction.safetensors"  # Table 2's generator
 METADATA = ("config", "words", "feature_scaling", "features")

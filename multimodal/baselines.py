@@ -16,7 +16,7 @@ import torch
 from cgan.networks import TowerNet
 from cgan.training import Trainer
 from multimodal.data import ImageSplit, TagData
-from multimodal.tagging import Vocabulary, nearest_words, rank_votes, unit_rows
+from multimodal.tag_decoder import Vocabulary, nearest_words, rank_votes, unit_rows
 
 
 def image_words(split: ImageSplit, data: TagData, vocabulary: Vocabulary) -> list[np.ndarray]:

@@ -35,13 +35,13 @@ from cgan.runs.files import atomic_write, write_json
 from cgan.runs.provenance import provenance
 from features.tokens import tag_token
 from multimodal.baselines import frequent_tags, image_words
-from multimodal.context import prepare
 from multimodal.data import FeatureScaling, ImageSplit, TagData
 from multimodal.download import locate_mirflickr
-from multimodal.experiment import RESULT_KEYS, load_experiment
+from multimodal.inputs import prepare
 from multimodal.metrics import tag_scores
 from multimodal.sampling import make_decoder
-from multimodal.tagging import Vocabulary
+from multimodal.settings import RESULT_KEYS, load_experiment
+from multimodal.tag_decoder import Vocabulary
 from multimodal.tuned_baselines import (
     Weighting,
     classifier_scores,

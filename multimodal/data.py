@@ -23,8 +23,8 @@ from cgan.errors import DataError
 from features.mirflickr import MirFlickr, image_number, is_train
 from features.store import StoredFeatures
 from features.tokens import tag_tokens
-from multimodal.experiment import DataSettings
-from multimodal.tagging import unit_rows
+from multimodal.settings import DataSettings
+from multimodal.tag_decoder import unit_rows
 
 
 @dataclass

@@ -27,7 +27,7 @@ from cgan.runs.paths import data_root as default_data_root
 from features import cnn, skipgram, store
 from features.images import list_images
 from features.mirflickr import MirFlickr
-from multimodal.experiment import FlickrExperiment
+from multimodal.settings import FlickrExperiment
 
 # Settings that change how a stage runs, not what it makes.
 RUNTIME_KEYS = {"name", "batch_size", "num_workers", "threads", "device", "allow_download",

@@ -14,14 +14,14 @@ from cgan.runs.files import write_json
 from cgan.runs.paths import portable
 from cgan.runs.provenance import provenance
 from cgan.training import training_summary
-from multimodal.context import Context, prepare
 from multimodal.data import TagData
-from multimodal.decoding import decoded_tags, table2_positions
-from multimodal.deviations import deviations
-from multimodal.experiment import RESULT_KEYS, FlickrExperiment, load_experiment
+from multimodal.decode_test_set import decoded_tags, table2_positions
+from multimodal.inputs import Context, prepare
 from multimodal.metrics import tag_scores
+from multimodal.paper_departures import deviations
 from multimodal.report import write_reports
 from multimodal.sampling import cgan_samplings
+from multimodal.settings import RESULT_KEYS, FlickrExperiment, load_experiment
 from multimodal.train import add_seeds_argument, cgan_seed_runs, seed_context, seed_run_names
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from cgan.cli import experiment_parser, run_cli
 from multimodal.api import export_tagger
-from multimodal.context import prepare
-from multimodal.experiment import load_experiment
+from multimodal.inputs import prepare
+from multimodal.settings import load_experiment
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,10 +18,10 @@ import sys
 import time
 
 from cgan.cli import experiment_parser, run_cli, set_threads
-from multimodal.context import prepare
 from multimodal.evaluate import evaluate_and_write
-from multimodal.experiment import RESULT_KEYS, load_experiment
+from multimodal.inputs import prepare
 from multimodal.report import write_reports
+from multimodal.settings import RESULT_KEYS, load_experiment
 from multimodal.train import add_seeds_argument, train_models
 
 

@@ -19,8 +19,8 @@ from cgan.networks import TowerNet
 from cgan.noise import sample_noise
 from cgan.sampling import sampling_modes, sampling_state
 from multimodal.data import TagData
-from multimodal.experiment import FlickrExperiment
-from multimodal.tagging import TagDecoder, Vocabulary
+from multimodal.settings import FlickrExperiment
+from multimodal.tag_decoder import TagDecoder, Vocabulary
 
 
 @dataclass(frozen=True)

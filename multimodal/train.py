@@ -25,9 +25,9 @@ from cgan.stacked import StackedTrainer
 from cgan.sweeps.target import SweepTarget
 from cgan.training import ShuffledBatches, Trainer, pick_device
 from multimodal.baselines import RegressorTrainer
-from multimodal.context import MODELS, Context, prepare
-from multimodal.experiment import FlickrExperiment, build_networks, load_experiment
+from multimodal.inputs import MODELS, Context, prepare
 from multimodal.sampling import cgan_samplings, make_decoder, regressor_samplings
+from multimodal.settings import FlickrExperiment, build_networks, load_experiment
 from multimodal.validation import validation_score
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from multimodal.tagging import nearest_words
+from multimodal.tag_decoder import nearest_words
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from cgan.networks import TowerNet
 from cgan.validation import ValidationScore
 from multimodal.data import ImageSplit, TagData
-from multimodal.experiment import FlickrExperiment
 from multimodal.metrics import condition_gap, sample_cosine, tag_scores
 from multimodal.sampling import Sampling, iter_samples
-from multimodal.tagging import TagDecoder
+from multimodal.settings import FlickrExperiment
+from multimodal.tag_decoder import TagDecoder
 
 
 def validation_score(net: TowerNet, cfg: FlickrExperiment, data: TagData, decoder: TagDecoder,

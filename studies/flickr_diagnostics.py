@@ -27,12 +27,12 @@ from cgan.errors import UserFacingError
 from cgan.runs.files import write_json
 from cgan.runs.paths import portable
 from cgan.runs.provenance import provenance
-from multimodal.context import prepare
 from multimodal.data import ImageSplit, TagData
-from multimodal.experiment import RESULT_KEYS, load_experiment
+from multimodal.inputs import prepare
 from multimodal.metrics import tag_scores
 from multimodal.sampling import make_decoder
-from multimodal.tagging import TagDecoder, unit_rows
+from multimodal.settings import RESULT_KEYS, load_experiment
+from multimodal.tag_decoder import TagDecoder, unit_rows
 
 NOISE_LEVELS = (0.0, 1.0)  # norm of the added noise, relative to a unit word vector
 

@@ -26,10 +26,10 @@ from cgan.runs.files import write_json
 from cgan.runs.paths import portable
 from cgan.runs.provenance import provenance
 from features import skipgram
-from multimodal.context import prepare
 from multimodal.encoders import RUNTIME_KEYS
-from multimodal.experiment import RESULT_KEYS, FlickrExperiment, load_experiment
+from multimodal.inputs import prepare
 from multimodal.sampling import make_decoder
+from multimodal.settings import RESULT_KEYS, FlickrExperiment, load_experiment
 from studies.flickr_diagnostics import decoding_ceiling
 
 DEFAULT_VARIANTS = "experiments/studies/flickr_wordvec_variants.yaml"

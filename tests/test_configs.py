@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from multimodal.experiment import TaggingSettings
-from multimodal.experiment import load_experiment as load_flickr
+from multimodal.settings import TaggingSettings
+from multimodal.settings import load_experiment as load_flickr
 from unimodal.settings import MnistEvalSettings
 from unimodal.settings import load_experiment as load_mnist
 

@@ -19,8 +19,8 @@ from features.tokens import tag_tokens
 from multimodal import download
 from multimodal.baselines import RegressorTrainer
 from multimodal.data import load_tag_data
-from multimodal.experiment import DataSettings
 from multimodal.sampling import Sampling, iter_samples
+from multimodal.settings import DataSettings
 from tests.test_multimodal_pipeline import make_tiny_flickr
 
 pytestmark = pytest.mark.usefixtures("one_thread")

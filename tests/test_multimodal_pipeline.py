@@ -14,10 +14,10 @@ from cgan.errors import ConfigError, UserFacingError
 from cgan.runs.checkpoint import load_checkpoint
 from multimodal import evaluate, export, pipeline, report, tag, train
 from multimodal.api import load_tagger
-from multimodal.context import prepare
-from multimodal.decoding import tags_and_spread
-from multimodal.experiment import build_networks, load_experiment
+from multimodal.decode_test_set import tags_and_spread
+from multimodal.inputs import prepare
 from multimodal.sampling import cgan_samplings, make_decoder
+from multimodal.settings import build_networks, load_experiment
 
 pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]  # end to end: pytest -m "not slow" skips it
 
@@ -256,7 +256,7 @@ def test_summary_puts_configurations_side_by_side_and_names_their_differences(sm
 
 
 def test_min_distinct_words_keeps_collapsed_epochs_from_the_stopping_point(smoke_run, tmp_path):
-    from multimodal.experiment import run_identity
+    from multimodal.settings import run_identity
     from multimodal.validation import selection_score
 
     assert selection_score({"valid_precision": 0.36, "valid_distinct_words": 125}, 300) == pytest.approx(-0.64)

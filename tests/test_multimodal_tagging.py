@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from multimodal.metrics import tag_scores
-from multimodal.tagging import TagDecoder, Vocabulary, decode_tags, nearest_words, rank_votes
+from multimodal.tag_decoder import TagDecoder, Vocabulary, decode_tags, nearest_words, rank_votes
 from tests.data_paths import real_root
 
 pytestmark = pytest.mark.usefixtures("one_thread")

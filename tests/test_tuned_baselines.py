@@ -21,7 +21,7 @@ from multimodal.baselines_report import (
     scores_with_error,
 )
 from multimodal.data import FeatureScaling, ImageSplit
-from multimodal.tagging import Vocabulary
+from multimodal.tag_decoder import Vocabulary
 from multimodal.tuned_baselines import (
     Weighting,
     classifier_scores,

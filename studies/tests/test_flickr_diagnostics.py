@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from multimodal.data import ImageSplit, TagData
-from multimodal.tagging import TagDecoder, Vocabulary
+from multimodal.tag_decoder import TagDecoder, Vocabulary
 from studies.flickr_diagnostics import ceiling_samples, decoding_ceiling
 from tests.test_multimodal_metrics import WORDS, tiny_data
 

@@ -6,9 +6,9 @@ import json
 import pytest
 
 from cgan.errors import ConfigError
-from multimodal.context import prepare
-from multimodal.experiment import load_experiment
+from multimodal.inputs import prepare
 from multimodal.sampling import make_decoder
+from multimodal.settings import load_experiment
 from studies import wordvec_study
 from studies.flickr_diagnostics import decoding_ceiling
 from tests.test_multimodal_pipeline import SMOKE, make_tiny_flickr

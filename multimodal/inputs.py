@@ -12,7 +12,7 @@ from cgan.runs import paths
 from multimodal.data import TagData, load_tag_data
 from multimodal.download import locate_mirflickr
 from multimodal.encoders import feature_stage, load_encoder_outputs, wordvec_stage
-from multimodal.experiment import FlickrExperiment, run_directory, run_identity
+from multimodal.settings import FlickrExperiment, run_directory, run_identity
 
 MODELS = ("cgan", "regressor")
 

@@ -18,10 +18,10 @@ from cgan.runs.files import write_json
 from cgan.runs.provenance import provenance
 from multimodal.baselines import frequent_tags, neighbour_tags
 from multimodal.data import ImageSplit, TagData
-from multimodal.experiment import FlickrExperiment, build_networks
 from multimodal.metrics import condition_gap, sample_cosine, tag_scores
 from multimodal.sampling import Sampling, cgan_samplings, iter_samples, make_decoder, regressor_samplings
-from multimodal.tagging import TagDecoder
+from multimodal.settings import FlickrExperiment, build_networks
+from multimodal.tag_decoder import TagDecoder
 
 
 def load_networks(cfg: FlickrExperiment, data: TagData, run_dir: Path) -> tuple[TowerNet, TowerNet | None, dict]:

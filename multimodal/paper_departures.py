@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from cgan.config import config_changes, to_dict
 from cgan.runs.paths import REPO_ROOT
-from multimodal.context import Context
-from multimodal.experiment import load_experiment
+from multimodal.inputs import Context
+from multimodal.settings import load_experiment
 
 PAPER_CONFIG = "experiments/flickr/flickr_cgan.yaml"  # the paper's settings, each value's source named
 
