@@ -165,6 +165,7 @@ class TowerNet(nn.Module):
         input_keep: float = 1.0,
         hidden_keep: float = 1.0,
         dropout_scaled: bool = True,
+        projection: bool = False,
     ):
         super().__init__()
         self.input_keep, self.hidden_keep, self.dropout_scaled = input_keep, hidden_keep, dropout_scaled
@@ -177,6 +178,9 @@ class TowerNet(nn.Module):
         self.output_kind = out.kind
         self.output = out.build(joint_out)
         self.out_features = out.units
+        # Beyond the paper: a projection discriminator's term (Miyato & Koyama 2018), the inner
+        # product of the main input's features with a linear map of the condition's.
+        self.projection = nn.Linear(cond_out, main_out) if projection else None
         self.dropout: DropoutMasks | None = None
 
     def forward(self, main: torch.Tensor, condition: torch.Tensor | None = None,
@@ -197,7 +201,7 @@ class TowerNet(nn.Module):
         weights). cgan.stacked passes both to run several same-shaped networks as one."""
         apply = apply or _call
         scaled = self.dropout_scaled
-        h = _run(self.main_tower, main, drop, self.input_keep, self.hidden_keep, scaled, apply)
+        main_features = h = _run(self.main_tower, main, drop, self.input_keep, self.hidden_keep, scaled, apply)
         if condition is not None:
             encoded_condition = _run(self.condition_tower, condition, drop, 1.0, self.hidden_keep, scaled, apply)
         if encoded_condition is not None:
@@ -205,7 +209,10 @@ class TowerNet(nn.Module):
         h = _run(self.joint, h, drop, self.hidden_keep, self.hidden_keep, scaled, apply)
         if drop is not None:
             h = drop.apply(h, self.hidden_keep, scaled)
-        return apply(self.output, h)
+        out = apply(self.output, h)
+        if self.projection is not None and encoded_condition is not None:  # + <phi(x), V psi(y)>
+            out = out + (main_features * apply(self.projection, encoded_condition)).sum(-1, keepdim=True)
+        return out
 
     @property
     def condition_dropout_free(self) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cgan.config import override_keys, require
@@ -23,6 +23,9 @@ class NetworkSettings:
     input_keep: float = 1.0
     hidden_keep: float = 1.0
     dropout_scaled: bool = True  # kept units x 1/keep in training; false: Pylearn2 with input_scale 1
+    # Beyond the paper (D only): add the projection term <phi(x), V psi(y)> to the output (Miyato &
+    # Koyama 2018), so that D scores how its input matches the condition directly.
+    projection: bool = False
 
     def check(self) -> None:
         for text in [*self.main_layers, *(self.condition_layers or []), *self.joint_layers,
@@ -32,12 +35,17 @@ class NetworkSettings:
         require(0 < self.input_keep <= 1, "input_keep is a keep probability in (0, 1]")
         require(0 < self.hidden_keep <= 1, "hidden_keep is a keep probability in (0, 1]")
 
+    def identity(self) -> dict:
+        """The settings as a run's identity holds them (``projection`` only when on, so that runs
+        keyed before it existed keep their keys)."""
+        return {k: v for k, v in asdict(self).items() if k != "projection" or v}
+
     def build(self, main_dim: int, condition_dim: int) -> TowerNet:
         """The network, initialised as Pylearn2's 'irange' (uniform weights, zero biases), or
         left at PyTorch's default when init_range is null."""
         net = TowerNet(main_dim, condition_dim, self.main_layers, self.condition_layers or [],
                        self.joint_layers, self.output_layer, self.input_keep, self.hidden_keep,
-                       self.dropout_scaled)
+                       self.dropout_scaled, self.projection)
         if self.init_range is not None:
             init_uniform_(net, self.init_range)
         return net

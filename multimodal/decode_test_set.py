@@ -112,7 +112,7 @@ def decoding_key(cfg: FlickrExperiment, data: TagData, runs: dict[str, Path]) ->
         checkpoints[model] = {"run": run_dir.name, "epoch": best["epoch"], "score": best["record"].get("score")}
     settings = {k: v for k, v in to_dict(cfg.eval).items() if k not in ("table_images", "batch_images")}
     return sha256({"data": data.identity(), "eval": settings, "checkpoints": checkpoints,
-                   "noise": [cfg.objective.noise, cfg.objective.noise_dim], "generator": to_dict(cfg.generator)})
+                   "noise": [cfg.objective.noise, cfg.objective.noise_dim], "generator": cfg.generator.identity()})
 
 
 def decoded_tags(cfg: FlickrExperiment, data: TagData, runs: dict[str, Path], fresh: bool = False) -> dict:

@@ -141,13 +141,13 @@ def run_identity(cfg: FlickrExperiment, model: str, inputs: dict) -> dict:
     (features, word vectors, pairs). Epoch budgets, threads, devices and paths may change."""
     data = {k: v for k, v in to_dict(cfg.data).items() if v or k != "neighbour_centroid_k"}  # keys of earlier runs
     identity = {"model": model, "seed": cfg.seed, "word_dim": cfg.word_dim, "data": data,
-                "generator": to_dict(cfg.generator), "inputs": inputs,
+                "generator": cfg.generator.identity(), "inputs": inputs,
                 "train": train_identity(cfg),
                 "eval": {k: v for k, v in to_dict(cfg.eval).items()
                          if k not in ("knn_k", "table_images", "batch_images")
                          and not (k == "min_distinct_words" and not v)}}  # keys of runs made before it
     if model == "cgan":
-        identity["discriminator"] = to_dict(cfg.discriminator)
+        identity["discriminator"] = cfg.discriminator.identity()
     else:
         identity["regressor"] = {"loss": cfg.regressor.loss}
     return identity

@@ -85,3 +85,42 @@ def test_checkpoints_written_before_the_objective_section_load_in_todays_schema(
     assert new["train"] == {"batch_size": 100}
     assert new["objective"] == {"noise": "gaussian", "diversity_weight": 2.0}
     assert stored_config(new) == new
+
+
+def test_a_projection_discriminator_adds_the_inner_product_of_input_and_projected_condition():
+    """D(x|y) = psi(phi(x), y) + <phi(x), V psi_y(y)> (Miyato & Koyama 2018); the projection's
+    weights at zero give the plain D, and the term follows a hand-made V."""
+    from cgan.run_settings import NetworkSettings
+
+    settings = NetworkSettings(main_layers=["relu 3"], condition_layers=["relu 2"], joint_layers=["relu 4"],
+                               output_layer="sigmoid 1", init_range=0.5, projection=True)
+    torch.manual_seed(0)
+    d = settings.build(5, 6).eval()
+    x, y = torch.rand(4, 5), torch.rand(4, 6)
+    with torch.no_grad():
+        d.projection.weight.zero_()
+        d.projection.bias.zero_()
+        plain = d(x, y)
+        d.projection.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]]))
+        phi_x = d.main_tower[0](x)  # relu 3 of x
+        psi_y = d.condition_tower[0](y)  # relu 2 of y
+        by_hand = (phi_x * (psi_y @ d.projection.weight.T)).sum(-1, keepdim=True)
+        assert torch.allclose(d(x, y), plain + by_hand, atol=1e-6)
+        assert torch.allclose(d(x, None, d.encode_condition(y)), plain + by_hand, atol=1e-6)  # the shared-tower path
+    assert "projection" not in NetworkSettings(["relu 3"], ["relu 4"], "sigmoid 1", 0.5).identity()
+    assert settings.identity()["projection"] is True
+
+
+def test_a_stack_of_projection_discriminators_matches_each_one_alone():
+    from cgan.run_settings import NetworkSettings
+    from cgan.stacked import StackedNet
+
+    settings = NetworkSettings(main_layers=["maxout 4x2"], condition_layers=["maxout 3x2"], joint_layers=["maxout 4x2"],
+                               output_layer="sigmoid 1", init_range=0.3, projection=True)
+    nets = [settings.build(5, 6).eval() for _ in range(2)]
+    stack = StackedNet(nets)
+    x, y = torch.rand(2, 7, 5), torch.rand(2, 7, 6)
+    with torch.no_grad():
+        together = stack(x, y)
+        for i, net in enumerate(nets):
+            assert torch.allclose(together[i], net(x[i], y[i]), atol=1e-5)

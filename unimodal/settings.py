@@ -101,6 +101,7 @@ def run_identity(cfg: MnistExperiment) -> dict:
     the scoring classifier may change between runs."""
     identity = {k: v for k, v in to_dict(cfg).items() if k not in RESUMABLE_CHANGES}
     identity["train"] = train_identity(cfg)
+    identity["generator"], identity["discriminator"] = cfg.generator.identity(), cfg.discriminator.identity()
     del identity["objective"]
     identity["eval"] = {k: v for k, v in identity["eval"].items() if not k.startswith("classifier_")}
     return identity
