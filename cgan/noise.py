@@ -20,3 +20,12 @@ def sample_noise(kind: str, count: int, dim: int, generator: torch.Generator) ->
     if kind == "gaussian":
         return torch.randn(count, dim, generator=generator, device=device)
     raise ValueError(f"unknown noise kind {kind!r}; choose one of {NOISE_KINDS}")
+
+
+def truncate(z: torch.Tensor, threshold: float, generator: torch.Generator, kind: str = "gaussian") -> torch.Tensor:
+    """BigGAN's truncation trick (Brock et al. 2019), for sampling only: every entry of ``z`` whose
+    magnitude exceeds ``threshold`` is drawn again from its distribution until none does."""
+    z = z.clone()
+    while (outside := z.abs() > threshold).any():
+        z[outside] = sample_noise(kind, 1, int(outside.sum()), generator).flatten().to(z.device)
+    return z

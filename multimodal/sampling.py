@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from cgan.networks import TowerNet
-from cgan.noise import sample_noise
+from cgan.noise import sample_noise, truncate
 from cgan.sampling import sampling_modes, sampling_state
 from multimodal.data import TagData
 from multimodal.settings import FlickrExperiment
@@ -31,12 +31,14 @@ class Sampling:
     noise: str | None  # a cgan.noise kind; None = zero noise (the deterministic regressor)
     noise_dim: int
     dropout: bool  # the network's training-time dropout on while sampling
+    truncation: float | None = None  # beyond the paper: |z| entries above it drawn again (BigGAN)
 
 
 def cgan_samplings(cfg: FlickrExperiment) -> dict[str, Sampling]:
     """The generator sampled in each of its sampling modes (cgan.sampling), the configured
     mode (eval.sample_with_dropout) first: it picks the stopping point and the headline row."""
-    return {mode: Sampling(cfg.eval.samples, cfg.objective.noise, cfg.objective.noise_dim, mode == "dropout")
+    return {mode: Sampling(cfg.eval.samples, cfg.objective.noise, cfg.objective.noise_dim, mode == "dropout",
+                           cfg.eval.truncation)
             for mode in sampling_modes(cfg.generator, cfg.eval.sample_with_dropout)}
 
 
@@ -75,5 +77,7 @@ def iter_samples(net: TowerNet, features: np.ndarray | torch.Tensor, how: Sampli
                 z = torch.zeros(rows, how.noise_dim)
             else:
                 z = sample_noise(how.noise, rows, how.noise_dim, rng)
+                if how.truncation is not None:
+                    z = truncate(z, how.truncation, rng, how.noise)
             vectors = net.sample(z.to(device), condition, encoded)
             yield vectors.view(-1, how.count, vectors.shape[-1])  # on the network's device

@@ -85,9 +85,13 @@ class TaggingSettings:
     # ours (0 = off): an epoch is eligible as the stopping point only if its validation tags use at
     # least this many distinct words; ineligible epochs score P@10 - 1 (below every eligible one)
     min_distinct_words: int = 0
+    # beyond the paper (null = off): sample G with z's entries above this magnitude drawn again, the
+    # truncation trick of BigGAN (Brock et al. 2019): fewer outlying samples, less variety
+    truncation: float | None = None
 
     def check(self) -> None:
         require_seed(self.seed, "eval.seed")
+        require(self.truncation is None or self.truncation > 0, "eval.truncation must be > 0 or null (off)")
         require(self.min_distinct_words >= 0, "eval.min_distinct_words must be >= 0 (0 = every epoch eligible)")
         for name in ("samples", "nearest", "top", "every_epochs", "table_images", "batch_images"):
             require(getattr(self, name) >= 1, f"eval.{name} must be >= 1")
@@ -145,7 +149,7 @@ def run_identity(cfg: FlickrExperiment, model: str, inputs: dict) -> dict:
                 "train": train_identity(cfg),
                 "eval": {k: v for k, v in to_dict(cfg.eval).items()
                          if k not in ("knn_k", "table_images", "batch_images")
-                         and not (k == "min_distinct_words" and not v)}}  # keys of runs made before it
+                         and not (k in ("min_distinct_words", "truncation") and not v)}}  # keys of earlier runs
     if model == "cgan":
         identity["discriminator"] = cfg.discriminator.identity()
     else:

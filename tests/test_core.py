@@ -266,3 +266,15 @@ def test_a_tree_copied_without_git_records_the_commit_it_was_told(tmp_path, monk
     assert cgan.runs.provenance.git_commit() == "unknown"
     monkeypatch.setenv("CGAN_GIT_COMMIT", "0123abc")
     assert cgan.runs.provenance.git_commit() == "0123abc"
+
+
+def test_truncated_noise_draws_outlying_entries_again_and_keeps_the_rest():
+    from cgan.noise import truncate
+
+    rng = torch.Generator().manual_seed(0)
+    z = torch.tensor([[0.1, -3.0, 0.5], [2.5, -0.2, 0.0]])
+    cut = truncate(z, 1.0, rng)
+    assert cut.abs().max() <= 1.0
+    inside = z.abs() <= 1.0
+    assert torch.equal(cut[inside], z[inside]) and not torch.equal(cut[~inside], z[~inside])
+    assert torch.equal(truncate(z, 1.0, torch.Generator().manual_seed(0)), cut)  # deterministic
