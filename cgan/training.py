@@ -26,7 +26,7 @@ from cgan.optim import MomentumSGD
 from cgan.runs.checkpoint import load_checkpoint, save_checkpoint
 from cgan.runs.files import remove_stale_temp_files, write_json
 from cgan.runs.locks import FolderLock
-from cgan.runs.provenance import provenance
+from cgan.runs.provenance import portable_command, provenance
 from cgan.schedules import ExponentialDecay, MomentumAdjustor
 
 
@@ -312,9 +312,11 @@ def training_summary(run_dir: Path, best: dict[str, Any] | None = None) -> dict[
     """How a run was trained, from its checkpoints: best epoch and its record, epochs, updates,
     time, sessions and the per-epoch history. ``best``: best.pt when the caller has loaded it."""
     last, best = load_checkpoint(run_dir / "last.pt"), best or load_checkpoint(run_dir / "best.pt")
+    sessions = [{**session, "command": portable_command(session["command"])} if "command" in session else session
+                for session in last["sessions"]]
     return {"best_epoch": best["epoch"], "best_record": best["record"], "epochs_run": last["epoch"],
             "updates": last["updates"], "train_seconds": last["train_seconds"],
-            "stopped_early": last["stopped_early"], "sessions": last["sessions"], "history": last["history"]}
+            "stopped_early": last["stopped_early"], "sessions": sessions, "history": last["history"]}
 
 
 def identity_conflicts(saved: Any, current: Any, where: str = "") -> list[str]:

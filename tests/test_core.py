@@ -278,3 +278,15 @@ def test_truncated_noise_draws_outlying_entries_again_and_keeps_the_rest():
     inside = z.abs() <= 1.0
     assert torch.equal(cut[inside], z[inside]) and not torch.equal(cut[~inside], z[~inside])
     assert torch.equal(truncate(z, 1.0, torch.Generator().manual_seed(0)), cut)  # deterministic
+
+
+def test_recorded_commands_hold_no_folder_of_this_computer():
+    from pathlib import Path
+
+    from cgan.runs.paths import REPO_ROOT
+    from cgan.runs.provenance import portable_command
+
+    home = Path.home()
+    command = f"python -m unimodal.train --config {REPO_ROOT}/experiments/mnist/mnist_cgan.yaml --set run_dir={home}/runs"
+    assert portable_command(command) == ("python -m unimodal.train --config experiments/mnist/mnist_cgan.yaml "
+                                         "--set run_dir=~/runs")

@@ -60,7 +60,15 @@ def command_line() -> str:
     if script is not None and script.suffix == ".py" and script.is_relative_to(REPO_ROOT):
         module = ".".join(script.relative_to(REPO_ROOT).with_suffix("").parts)
         args = ["-m", module.removesuffix(".__main__"), *args[1:]]
-    return shlex.join(["python", *args])  # quoted where needed: --run 'a label=runs/x' stays one argument
+    return portable_command(shlex.join(["python", *args]))  # quoted: --run 'a label=runs/x' stays one argument
+
+
+def portable_command(command: str) -> str:
+    """A recorded command free of this computer's folders: paths inside the repository relative
+    to it, paths under the home folder from ``~`` (the same path to the shell)."""
+    command = command.replace(f"{REPO_ROOT}/", "").replace(str(REPO_ROOT), ".")
+    home = str(Path.home())
+    return command.replace(f"{home}/", "~/") if home not in ("/", "") else command
 
 
 def provenance() -> dict:
