@@ -35,7 +35,7 @@ from cgan.cli import experiment_parser, set_threads
 from cgan.errors import ConfigError, UserFacingError
 from cgan.runs.files import atomic_write
 from cgan.runs.paths import REPO_ROOT
-from cgan.runs.provenance import provenance
+from cgan.runs.provenance import portable_command, provenance
 from cgan.sweeps.report import write_sweep_outputs
 from cgan.sweeps.space import Param, check_space, grid, read_space, space_base_config, yaml_text
 from cgan.sweeps.target import SweepTarget
@@ -210,6 +210,8 @@ class Sweep:
         self.results.mkdir(parents=True, exist_ok=True)
         frame = self.study.trials_dataframe(attrs=("number", "value", "state", "params", "user_attrs", "duration"))
         frame = frame.drop(columns=[c for c in frame.columns if c == "user_attrs_interrupted"])
+        if "user_attrs_overrides" in frame.columns:  # no folder of this computer in the committed table
+            frame["user_attrs_overrides"] = frame["user_attrs_overrides"].map(portable_overrides)
         atomic_write(self.results / "trials.csv", lambda handle: handle.write(frame.to_csv(index=False).encode()))
         return [self.results / "trials.csv", *write_sweep_outputs(self.record(seconds), self.params, self.results)]
 
@@ -219,7 +221,7 @@ class Sweep:
         trials = sorted(self.study.get_trials(deepcopy=False), key=lambda t: t.number)
         return {
             "study": self.study_name, "config": _relative(args.config), "space": _relative(args.space),
-            "base_overrides": self.base, "epochs": self.epochs, "trials_wanted": self.trials,
+            "base_overrides": portable_overrides(self.base), "epochs": self.epochs, "trials_wanted": self.trials,
             "sampler": args.sampler, "pruner": args.pruner, "sampler_seed": args.seed,
             "storage": "sqlite (default)" if args.storage is None else args.storage.split("://")[0],
             "params": [{"key": p.key, "config_value": _plain(config_value(faithful, p.key)), "choices": p.choices,
@@ -232,10 +234,17 @@ class Sweep:
 
 
 def trial_record(trial: FrozenTrial) -> dict[str, Any]:
+    attrs = {k: v for k, v in trial.user_attrs.items() if k != "interrupted"}
+    if "overrides" in attrs:
+        attrs["overrides"] = portable_overrides(attrs["overrides"])
     return {"number": trial.number, "state": trial.state.name, "params": trial.params, "score": trial.value,
             "curve": {str(k): v for k, v in sorted(trial.intermediate_values.items())},
-            "seconds": trial.duration.total_seconds() if trial.duration else None,
-            **{k: v for k, v in trial.user_attrs.items() if k != "interrupted"}}
+            "seconds": trial.duration.total_seconds() if trial.duration else None, **attrs}
+
+
+def portable_overrides(overrides: Any) -> Any:
+    """A trial's --set overrides as a result records them (cgan.runs.provenance.portable_command)."""
+    return [portable_command(o) for o in overrides] if isinstance(overrides, list) else overrides
 
 
 def config_value(cfg: Any, key: str) -> Any:
