@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from cgan.runs.digest import sha256
 from cgan.errors import UserFacingError
+from cgan.runs.digest import sha256
 from cgan.runs.files import atomic_write, check_free_space
 
 MAGIC = b"cgan-checkpoint v1 sha256="

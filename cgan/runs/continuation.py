@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cgan.runs.checkpoint import load_checkpoint, save_checkpoint
 from cgan.errors import UserFacingError
+from cgan.runs.checkpoint import load_checkpoint, save_checkpoint
 from cgan.runs.files import write_json
 from cgan.runs.locks import FolderLock
 from cgan.training import identity_conflicts

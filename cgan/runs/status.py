@@ -16,9 +16,9 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from cgan.runs.checkpoint import load_checkpoint
 from cgan.cli import run_cli
 from cgan.errors import UserFacingError
+from cgan.runs.checkpoint import load_checkpoint
 from cgan.runs.locks import LOCK_NAME, holder_note
 from cgan.runs.paths import REPO_ROOT
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from cgan.runs.digest import sha256
 from cgan.errors import UserFacingError
+from cgan.runs.digest import sha256
 
 # Each pipeline's weights and how to load them, for the error when a file reaches the other's loader.
 LOADERS = {"MNIST": "unimodal.load_generator (or python -m unimodal.generate)",
