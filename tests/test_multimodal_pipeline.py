@@ -243,9 +243,10 @@ def test_summary_puts_configurations_side_by_side_and_names_their_differences(sm
     assert "`objective.mismatched_weight`: 0.0 -> 0.5" in text and "(cut short)" not in text
     assert "results_dir" not in text and "Not comparable" not in text
     assert "This table: `" in text and "at commit `" in text
-    rows = [line for line in text.splitlines() if line.startswith("| variant |")]
+    rows = [line for line in text.splitlines() if line.startswith("| **variant (headline)** |")]  # the best on test
     assert len(rows) == len(cgan_samplings(load_experiment(SMOKE))) and "| 0.9870 |" in rows[0]
-    assert sum(line.startswith("| flickr_smoke | (a)") for line in text.splitlines()) == 1
+    assert "- **variant** (`" in text and "**Headline** (the best CGAN on test)" in text
+    assert sum(line.startswith("| baseline | (a)") for line in text.splitlines()) == 1  # baselines named so
 
     variant["inputs"]["word_vectors"] = "other"
     (tmp_path / "variant" / "metrics.json").write_text(json.dumps(variant))

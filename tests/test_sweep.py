@@ -45,14 +45,14 @@ def load_study(root: Path, name: str, storage: str | None = None) -> optuna.Stud
 
 
 def test_a_tiny_sweep_writes_its_outputs_and_the_best_trial_reproduces_alone(tmp_path, one_thread):
-    space = write_space(tmp_path / "space.yaml", "train.noise: [unit_uniform, symmetric_uniform]\n"
+    space = write_space(tmp_path / "space.yaml", "objective.noise: [unit_uniform, symmetric_uniform]\n"
                         "train.learning_rate: {low: 0.05, high: 0.2, log: true}\n")
     assert sweep.main(sweep_args(tmp_path, space, "--trials", "3", "--epochs", "2", "--sampler", "random",
                                  "--study", "tiny")) == 0
     out = tmp_path / "results" / "sweeps" / "tiny"
     rows = list(csv.DictReader((out / "trials.csv").open()))
     assert [r["number"] for r in rows] == ["0", "1", "2"] and {r["state"] for r in rows} == {"COMPLETE"}
-    assert all(r["params_train.noise"] in ("unit_uniform", "symmetric_uniform") for r in rows)
+    assert all(r["params_objective.noise"] in ("unit_uniform", "symmetric_uniform") for r in rows)
     assert all(0.05 <= float(r["params_train.learning_rate"]) <= 0.2 for r in rows)
     assert all(r["user_attrs_epochs_run"] == "2" for r in rows)
     text = (out / "sweep.md").read_text()
@@ -79,7 +79,7 @@ def test_a_tiny_sweep_writes_its_outputs_and_the_best_trial_reproduces_alone(tmp
 @pytest.mark.parametrize("text, message", [
     ("train.nosie: [gaussian]\n", "train.nosie"),
     ("train.learning_rate: [0.1, 0.0]\n", "train.learning_rate = 0.0"),
-    ("train.noise: []\n", "train.noise: the list of values is empty"),
+    ("objective.noise: []\n", "objective.noise: the list of values is empty"),
     ("train.learning_rate: {low: 0.2, high: 0.1}\n", "train.learning_rate: low (0.2) is above high (0.1)"),
     ("train.learning_rate: {low: 0.0, high: 0.1, log: true}\n", "train.learning_rate: a log range needs low > 0"),
     ("generator.hidden_keep: 0.5\n", "generator.hidden_keep: give a list of values or a range"),
@@ -136,7 +136,7 @@ def postgres_url():
 
 
 def test_two_workers_share_one_postgres_study_without_duplicates_or_losses(tmp_path, postgres_url):
-    space = write_space(tmp_path / "space.yaml", "train.noise: [unit_uniform, symmetric_uniform, gaussian]\n"
+    space = write_space(tmp_path / "space.yaml", "objective.noise: [unit_uniform, symmetric_uniform, gaussian]\n"
                         "train.learning_rate: {low: 0.05, high: 0.2}\n")
     study = f"two-workers-{os.getpid()}-{time.time_ns()}"
     args = ("--trials", "5", "--epochs", "2", "--sampler", "random", "--storage", postgres_url, "--study", study)
@@ -153,7 +153,7 @@ def test_two_workers_share_one_postgres_study_without_duplicates_or_losses(tmp_p
 
 
 def test_a_sweep_killed_mid_trial_resumes_that_trial_and_counts_it_once(tmp_path):
-    space = write_space(tmp_path / "space.yaml", "train.noise: [unit_uniform, symmetric_uniform]\n")
+    space = write_space(tmp_path / "space.yaml", "objective.noise: [unit_uniform, symmetric_uniform]\n")
     args = ("--trials", "2", "--epochs", "4", "--sampler", "grid", "--study", "killed", "--heartbeat", "1",
             "--set", "train_images=2000")
     first = worker(tmp_path, space, *args)

@@ -1,6 +1,6 @@
 """A sweep's search space, read from YAML: config keys (dotted, as for ``--set``) and their values.
 
-    train.noise: [unit_uniform, symmetric_uniform]        # categorical: a list of values
+    objective.noise: [unit_uniform, symmetric_uniform]    # categorical: a list of values
     generator.hidden_keep: [1.0, 0.5]
     train.learning_rate: {low: 0.01, high: 0.3, log: true}  # a float range (log-uniform)
     train.momentum_saturate_epoch: {low: 10, high: 250}     # whole numbers: an int range
