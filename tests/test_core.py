@@ -216,6 +216,9 @@ def test_result_paths_are_recorded_without_this_machines_folders(tmp_path, monke
     assert portable(image) == "$CGAN_DATA_ROOT/mirflickr25k/mirflickr/im1.jpg"
     assert resolve(portable(image)) == image
     assert portable(tmp_path / "elsewhere") == str(tmp_path / "elsewhere")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    runs = tmp_path / "home" / "cgan-runs" / "x"
+    assert portable(runs) == "~/cgan-runs/x" and resolve("~/cgan-runs/x") == runs
 
 
 def test_masks_drawn_by_a_torch_generator_resume_exactly_and_follow_their_checkpoint():

@@ -51,13 +51,17 @@ DATA_ROOT_MARK = "$CGAN_DATA_ROOT"
 
 def portable(path: str | os.PathLike) -> str:
     """A path as result files record it, free of this machine's folders: relative to the repository
-    when inside it, ``$CGAN_DATA_ROOT/...`` when inside the data root, else as given."""
+    when inside it, ``$CGAN_DATA_ROOT/...`` when inside the data root, ``~/...`` under the home
+    folder, else as given."""
     path = Path(path).expanduser().resolve()
     if path.is_relative_to(REPO_ROOT):
         return path.relative_to(REPO_ROOT).as_posix()
     root = data_root()
     if path.is_relative_to(root):
         return f"{DATA_ROOT_MARK}/{path.relative_to(root).as_posix()}"
+    home = Path.home()
+    if home != Path("/") and path.is_relative_to(home):
+        return f"~/{path.relative_to(home).as_posix()}"
     return str(path)
 
 
@@ -65,5 +69,5 @@ def resolve(recorded: str) -> Path:
     """The local path of a path recorded by ``portable``."""
     if recorded.startswith(DATA_ROOT_MARK + "/"):
         return data_root() / recorded[len(DATA_ROOT_MARK) + 1:]
-    path = Path(recorded)
+    path = Path(recorded).expanduser()
     return path if path.is_absolute() else REPO_ROOT / path
