@@ -53,7 +53,7 @@ TUNED_METHODS = {  # its methods, the pipeline's own two first (scored there too
     "knn_protocol": "nearest-neighbour tag transfer (raw features, k on validation)",
     "knn_tuned": "kNN tuned like TagProp (centred features, rank-weighted votes, k on validation)",
     "concept_classifiers": "per-concept linear classifiers + the most frequent tags",
-    "tag_classifiers": "per-tag linear classifiers over the 400 most frequent tags",
+    "tag_classifiers": "per-tag linear classifiers over the {tags} most frequent tags (number on validation)",
 }
 LIMITS = {"true_tags": "limit: each image's own tags exactly (no tagger can score more)",
           "concepts_only": "reference: a perfect concept classifier + the most frequent tags"}
@@ -117,6 +117,7 @@ def tuned_rows(results: Path) -> list[dict]:
         record = json.loads(tuned.read_text())
         for name, label in TUNED_METHODS.items():
             if name in record["methods"]:
+                label = label.format(**record["methods"][name].get("chosen", {}))
                 rows.append({"label": label, "kind": "baseline", "source": TUNED, "runs": [name],
                              **summarise([record["methods"][name]["test"]]), "d_gap": None})
         for name, label in LIMITS.items():
