@@ -209,3 +209,10 @@ def config_changes(reference: dict, other: dict, ignore_prefixes: tuple[str, ...
 
 
 NOT_SET = "not set"
+
+
+def unless_off(settings: dict[str, Any], added_later: tuple[str, ...]) -> dict[str, Any]:
+    """``settings`` without the keys of ``added_later`` whose value is off (0, False, None): a run's
+    identity holds a setting added after runs were keyed only when it is on, so those runs keep
+    their keys (and resume) while any run that uses the setting is told apart."""
+    return {k: v for k, v in settings.items() if k not in added_later or v}

@@ -9,12 +9,12 @@ import torch.nn.functional as F
 
 
 # ----- matching-aware D (Reed et al. 2016, GAN-CLS) -----------------------------------------
-def matching_aware(fake_term: torch.Tensor, wrong_logits: torch.Tensor, has_other: torch.Tensor,
+def matching_aware(fake_term: torch.Tensor, wrong_rows: torch.Tensor, has_other: torch.Tensor,
                    weight: float) -> torch.Tensor:
     """D's fake side with real data paired with another row's condition counted as fake too:
-    (1 - weight) * fake term + weight * mismatched term (rows without another condition skipped)."""
-    wrong_term = (F.binary_cross_entropy_with_logits(wrong_logits, torch.zeros_like(wrong_logits), reduction="none")
-                  * has_other).sum(-1) / has_other.sum(-1).clamp(min=1)
+    (1 - weight) * fake term + weight * the mean of ``wrong_rows`` (-log(1 - D(x|y')) per row) over
+    the rows that have another condition."""
+    wrong_term = (wrong_rows * has_other).sum(-1) / has_other.sum(-1).clamp(min=1)
     return (1 - weight) * fake_term + weight * wrong_term
 
 

@@ -161,7 +161,8 @@ def losses(objective: ObjectiveSettings, generate: Generate, judge: Judge | None
         fake_term = bce(fake_logits, 0.0).mean(-1)
         if matching_aware:
             wrong_logits = logits[..., 2 * n:]
-            fake_term = extra_terms.matching_aware(fake_term, wrong_logits, has_other, objective.mismatched_weight)
+            fake_term = extra_terms.matching_aware(fake_term, bce(wrong_logits, 0.0), has_other,
+                                                   objective.mismatched_weight)
         d_loss = discriminator_loss(real_logits, fake_term)
         g_loss = generator_loss(fake_logits, objective.generator_loss)
         d_stats = [torch.sigmoid(real_logits).mean(-1), torch.sigmoid(fake_logits).mean(-1),

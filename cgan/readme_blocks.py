@@ -35,8 +35,9 @@ def replace_block(text: str, name: str, body: str) -> str:
 def update_readme(name: str, body: str, readme: Path = README) -> bool:
     """Write ``body`` into the README's block ``name``; False (nothing written) when the README or
     the block is missing, e.g. in a copy of the results elsewhere."""
-    if not readme.is_file() or read_block(readme.read_text(), name) is None:
+    text = readme.read_text() if readme.is_file() else ""
+    if read_block(text, name) is None:
         return False
-    text = replace_block(readme.read_text(), name, body)
+    text = replace_block(text, name, body)
     atomic_write(readme, lambda handle: handle.write(text.encode()))
     return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from cgan.config import override_keys, require
+from cgan.config import override_keys, require, unless_off
 from cgan.errors import UserFacingError
 from cgan.networks import LayerSpec, TowerNet, init_uniform_
 from cgan.runs.paths import REPO_ROOT
@@ -38,7 +38,7 @@ class NetworkSettings:
     def identity(self) -> dict:
         """The settings as a run's identity holds them (``projection`` only when on, so that runs
         keyed before it existed keep their keys)."""
-        return {k: v for k, v in asdict(self).items() if k != "projection" or v}
+        return unless_off(asdict(self), ("projection",))
 
     def build(self, main_dim: int, condition_dim: int) -> TowerNet:
         """The network, initialised as Pylearn2's 'irange' (uniform weights, zero biases), or

@@ -19,6 +19,7 @@ from cgan.runs.provenance import provenance
 from multimodal.baselines import frequent_tags, neighbour_tags
 from multimodal.data import ImageSplit, TagData
 from multimodal.metrics import condition_gap, sample_cosine, tag_scores
+from multimodal.report import is_regressor
 from multimodal.sampling import Sampling, cgan_samplings, iter_samples, make_decoder, regressor_samplings
 from multimodal.settings import FlickrExperiment, build_networks
 from multimodal.tag_decoder import TagDecoder
@@ -97,11 +98,6 @@ def decode_all(cfg: FlickrExperiment, data: TagData, runs: dict[str, Path]) -> d
             "diagnostics": diagnostics, "votes": votes,
             "knn": {"k": best_k, "valid": {str(k): v for k, v in valid.items()}},
             "decoding_vocabulary": len(vocab), "provenance": provenance()}
-
-
-def is_regressor(run: str) -> bool:
-    """A regressor baseline's run: 'regressor' (the config's seed) or 'regressor-seed<S>'."""
-    return run == "regressor" or run.startswith("regressor-seed")
 
 
 def decoding_key(cfg: FlickrExperiment, data: TagData, runs: dict[str, Path]) -> str:

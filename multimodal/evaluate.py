@@ -22,7 +22,7 @@ from multimodal.paper_departures import deviations
 from multimodal.report import write_reports
 from multimodal.sampling import cgan_samplings
 from multimodal.settings import RESULT_KEYS, FlickrExperiment, load_experiment
-from multimodal.train import add_seeds_argument, cgan_seed_runs, seed_context, seed_run_names
+from multimodal.train import add_seeds_argument, cgan_seed_runs, seed_contexts
 
 
 def table2_examples(cfg: FlickrExperiment, data: TagData, decoded: dict, dataset_images: Path) -> list[dict]:
@@ -85,10 +85,9 @@ def main(argv: list[str] | None = None) -> int:
                               f"multimodal.train --config {args.config} --seeds {' '.join(map(str, args.seeds))}")
     runs.update(seeds)
     if "regressor" in runs:  # the regressor's other seeds, where trained
-        for name in seed_run_names(context, "regressor", args.seeds):
-            run_dir = seed_context(context, int(name.removeprefix("regressor-seed"))).run_dir("regressor")
-            if (run_dir / "best.pt").exists():
-                runs[name] = run_dir
+        runs.update({name: seeded.run_dir("regressor")
+                     for name, seeded in seed_contexts(context, "regressor", args.seeds).items()
+                     if name != "regressor" and (seeded.run_dir("regressor") / "best.pt").exists()})
     evaluate_and_write(context, runs, fresh=args.fresh)
     write_reports(cfg.results)
     return 0

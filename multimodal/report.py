@@ -34,13 +34,18 @@ def method_label(name: str, record: dict) -> str:
         return f"(a) the {cfg['eval']['top']} most frequent training tags"
     if name == "knn":
         return f"(b) nearest-neighbour tag transfer, k = {record['knn']['k']} (chosen on validation)"
-    if name == "regressor" or name.startswith("regressor-seed"):
+    if is_regressor(name):
         seed = f", seed {name.removeprefix('regressor-seed')}" if name != "regressor" else ""
         return f"(c) regressor: G's network without noise, {cfg['regressor']['loss']} loss{seed}"
     run, mode = name.split("/", 1)
     first = " — stopping-point mode" if mode == record["headline_sampling"] else ""
     seed = f", seed {run.removeprefix('cgan-seed')}" if run != "cgan" else ""
     return f"(d) conditional adversarial net{seed}, {SAMPLING_LABELS[mode]}{first}"
+
+
+def is_regressor(run: str) -> bool:
+    """A regressor baseline's run: 'regressor' (the config's seed) or 'regressor-seed<S>'."""
+    return run == "regressor" or run.startswith("regressor-seed")
 
 
 def is_other_seed(name: str) -> bool:
@@ -96,7 +101,7 @@ def seeds_section(record: dict) -> list[str]:
 
 def epoch_budget(model: str, record: dict) -> int:
     cfg = record["config"]
-    return cfg["regressor"]["max_epochs"] if model.startswith("regressor") else cfg["train"]["max_epochs"]
+    return cfg["regressor"]["max_epochs"] if is_regressor(model) else cfg["train"]["max_epochs"]
 
 
 def cut_short(model: str, record: dict) -> bool:

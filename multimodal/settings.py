@@ -12,7 +12,7 @@ from typing import Literal
 
 import torch
 
-from cgan.config import load_config, require, to_dict
+from cgan.config import load_config, require, to_dict, unless_off
 from cgan.errors import ConfigError
 from cgan.networks import TowerNet
 from cgan.objective import ObjectiveSettings
@@ -143,13 +143,12 @@ def run_identity(cfg: FlickrExperiment, model: str, inputs: dict) -> dict:
     """What a checkpoint of ``model`` ('cgan' or 'regressor') must agree with to be resumed:
     the settings that shape its weights or its stopping point, and the identities of its inputs
     (features, word vectors, pairs). Epoch budgets, threads, devices and paths may change."""
-    data = {k: v for k, v in to_dict(cfg.data).items() if v or k != "neighbour_centroid_k"}  # keys of earlier runs
-    identity = {"model": model, "seed": cfg.seed, "word_dim": cfg.word_dim, "data": data,
+    evaluation = {k: v for k, v in to_dict(cfg.eval).items() if k not in ("knn_k", "table_images", "batch_images")}
+    identity = {"model": model, "seed": cfg.seed, "word_dim": cfg.word_dim,
+                "data": unless_off(to_dict(cfg.data), ("neighbour_centroid_k",)),
                 "generator": cfg.generator.identity(), "inputs": inputs,
                 "train": train_identity(cfg),
-                "eval": {k: v for k, v in to_dict(cfg.eval).items()
-                         if k not in ("knn_k", "table_images", "batch_images")
-                         and not (k in ("min_distinct_words", "truncation") and not v)}}  # keys of earlier runs
+                "eval": unless_off(evaluation, ("min_distinct_words", "truncation"))}
     if model == "cgan":
         identity["discriminator"] = cfg.discriminator.identity()
     else:

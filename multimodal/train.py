@@ -83,12 +83,16 @@ def seed_context(context: Context, seed: int) -> Context:
     return dataclasses.replace(context, cfg=dataclasses.replace(context.cfg, seed=seed))
 
 
+def seed_contexts(context: Context, model: str, seeds: list[int]) -> dict[str, Context]:
+    """{'<model>': ``context``, '<model>-seed<S>': each other seed's}, in that order: the run names
+    of a model trained with several seeds."""
+    check_seeds(list(seeds))
+    return {model: context, **{f"{model}-seed{s}": seed_context(context, s) for s in seeds if s != context.cfg.seed}}
+
+
 def cgan_seed_runs(context: Context, seeds: list[int]) -> dict[str, Path]:
     """{'cgan': the config's seed's folder, 'cgan-seed<S>': each other seed's}, in that order."""
-    check_seeds(seeds)
-    runs = {"cgan": context.run_dir("cgan")}
-    runs.update({f"cgan-seed{s}": seed_context(context, s).run_dir("cgan") for s in seeds if s != context.cfg.seed})
-    return runs
+    return {name: seeded.run_dir("cgan") for name, seeded in seed_contexts(context, "cgan", seeds).items()}
 
 
 def train_cgan_seeds(context: Context, seeds: list[int], fresh: bool = False,
@@ -96,14 +100,12 @@ def train_cgan_seeds(context: Context, seeds: list[int], fresh: bool = False,
     """The CGAN of the config's seed and of ``seeds``, trained as one stack (cgan.stacked): each
     seed's folder is what a separate run with that seed writes. Runs saved at different epochs
     (e.g. the config's seed trained before) are stacked by epoch, one group after the other."""
-    runs = cgan_seed_runs(context, seeds)
-    groups: dict[int, list[Trainer]] = {}
-    for name, run_dir in runs.items():
+    runs, groups = {}, {}
+    for name, seeded in seed_contexts(context, "cgan", seeds).items():
+        runs[name] = run_dir = seeded.run_dir("cgan")
         if fresh and run_dir.exists():
             shutil.rmtree(run_dir)
-        seed = context.cfg.seed if name == "cgan" else int(name.removeprefix("cgan-seed"))
-        groups.setdefault(saved_epoch(run_dir), []).append(
-            make_trainer(seed_context(context, seed), "cgan", run_dir, progress))
+        groups.setdefault(saved_epoch(run_dir), []).append(make_trainer(seeded, "cgan", run_dir, progress))
     for epoch, members in sorted(groups.items()):
         print(f"cgan, seeds {', '.join(str(m.seed) for m in members)} from epoch {epoch}: "
               f"{', '.join(str(m.run_dir) for m in members)}", flush=True)
@@ -166,19 +168,12 @@ def train_models(context: Context, which: str = "all", seeds: list[int] = (), fr
             continue
         if model == "cgan" and seeds:
             runs.update(train_cgan_seeds(context, list(seeds), fresh, progress))
+        elif model == "regressor":  # its seeds one after the other: a regressor has no stacked trainer
+            runs.update({name: train_model(seeded, model, fresh, progress)
+                         for name, seeded in seed_contexts(context, model, seeds).items()})
         else:
             runs[model] = train_model(context, model, fresh, progress)
-            if model == "regressor":  # one after the other: a regressor has no stacked trainer
-                runs.update({name: train_model(seed_context(context, int(name.removeprefix("regressor-seed"))),
-                                               model, fresh, progress)
-                             for name in seed_run_names(context, "regressor", seeds)})
     return runs
-
-
-def seed_run_names(context: Context, model: str, seeds: list[int]) -> list[str]:
-    """'<model>-seed<S>' for each of ``seeds`` other than the config's own."""
-    check_seeds(list(seeds))
-    return [f"{model}-seed{s}" for s in seeds if s != context.cfg.seed]
 
 
 if __name__ == "__main__":
