@@ -191,7 +191,9 @@ def render(rows: list[dict], results: Path | None = None) -> str:
              "Test images of MIR Flickr (the reconstruction configuration's split, decoding and vocabulary); "
              "P@10 as mean (sd across seeds; the test set's standard error of one model's mean). "
              "D gap: D's mean output for test tags with their own image minus with another image "
-             "(0: D ignores the image).", "",
+             "(0: D ignores the image). Every row departs from the paper as its folder's `metrics.md` lists "
+             "(features, word vectors, split, stopping point, and each configuration's settings); the "
+             "limits at the bottom are references, not methods.", "",
              "| kind | method | seeds | P@10 | R@10 | distinct words | D gap | from |",
              "|---|---|---|---|---|---|---|---|"]
     for row in rows:
