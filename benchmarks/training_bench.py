@@ -228,7 +228,7 @@ def _compiled_losses_trainer(config: str, compile_losses: bool = True):
     compiled = torch.compile(given, dynamic=False) if compile_losses else given
     draws: list = []
 
-    def update(data, condition, lr, momentum):
+    def update(data, condition, lr, momentum, labels=None):
         z = sample_noise(objective.noise, objective.noise_rows(data.shape[0]), objective.noise_dim, trainer.noise_rng)
         if draws:
             masks = [trainer.masks.mask(shape, keep, scaled) for shape, keep, scaled in draws]

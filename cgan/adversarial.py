@@ -33,14 +33,15 @@ class AdversarialTrainer(Trainer):
         self.noise_rng = torch.Generator(device=self.device).manual_seed(seed)
         self.STATS = objective.stats()
 
-    def update(self, data: torch.Tensor, condition: torch.Tensor | None, lr: float,
-               momentum: float) -> torch.Tensor:
+    def update(self, data: torch.Tensor, condition: torch.Tensor | None, lr: float, momentum: float,
+               labels: torch.Tensor | None = None) -> torch.Tensor:
         """The objective's step on one minibatch; returns its statistics (objective.stats())."""
         z = sample_noise(self.objective.noise, self.objective.noise_rows(data.shape[0]), self.objective.noise_dim,
                          self.noise_rng)
         judge = self.judge if self.discriminator is not None else None
         return objective_.step(self.objective, self.generate, judge, data, condition, z.to(self.device),
-                               self.d_params, self.g_params, self.optimizer, lr, momentum, self.updates)
+                               self.d_params, self.g_params, self.optimizer, lr, momentum, self.updates,
+                               self.classify, labels)
 
     def generate(self, z: torch.Tensor, condition: torch.Tensor | None, twins: bool = False) -> torch.Tensor:
         """G's samples (pixel intensities); ``twins``: the second half of the rows repeats the
@@ -59,6 +60,10 @@ class AdversarialTrainer(Trainer):
         float rounding, for a third to a half less of that tower's work."""
         d = self.discriminator
         return judge_pairs(d, d.encode_condition, d.condition_dropout_free, data, condition, rows)
+
+    def classify(self, data: torch.Tensor) -> torch.Tensor:
+        """D's auxiliary head's class logits of ``data`` (the objective's auxiliary term)."""
+        return self.discriminator.classify(data, self.discriminator.active_masks())
 
     def rng_state(self) -> dict[str, Any]:
         return {"noise_rng": self.noise_rng.get_state(), "noise_rng_device": self.noise_rng.device.type}

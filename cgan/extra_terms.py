@@ -63,3 +63,11 @@ def diversity_ratio(fake: torch.Tensor, fake2: torch.Tensor, z: torch.Tensor, z2
 def reconstruction(fake: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
     """1 - cos(G(z|y), x) against the real row x of each condition, averaged over rows."""
     return (1 - F.cosine_similarity(fake, data, dim=-1)).mean(-1)
+
+
+# ----- auxiliary classifier (Odena et al. 2017, AC-GAN) -------------------------------------
+def auxiliary_classification(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """-log P(classes | x) of D's auxiliary head, each class a yes/no question (an image may hold
+    several of MIR Flickr's concepts, or none): binary cross-entropy averaged over classes and rows
+    (one value per stacked model)."""
+    return F.binary_cross_entropy_with_logits(logits, labels, reduction="none").mean(-1).mean(-1)

@@ -166,6 +166,7 @@ class TowerNet(nn.Module):
         hidden_keep: float = 1.0,
         dropout_scaled: bool = True,
         projection: bool = False,
+        auxiliary_classes: int = 0,
     ):
         super().__init__()
         self.input_keep, self.hidden_keep, self.dropout_scaled = input_keep, hidden_keep, dropout_scaled
@@ -181,6 +182,9 @@ class TowerNet(nn.Module):
         # Beyond the paper: a projection discriminator's term (Miyato & Koyama 2018), the inner
         # product of the main input's features with a linear map of the condition's.
         self.projection = nn.Linear(cond_out, main_out) if projection else None
+        # Beyond the paper: an auxiliary classifier head (AC-GAN, Odena et al. 2017) on the main
+        # input's features alone: fed the condition too, it could name the classes without the input.
+        self.auxiliary = nn.Linear(main_out, auxiliary_classes) if auxiliary_classes else None
         self.dropout: DropoutMasks | None = None
 
     def forward(self, main: torch.Tensor, condition: torch.Tensor | None = None,
@@ -213,6 +217,15 @@ class TowerNet(nn.Module):
         if self.projection is not None and encoded_condition is not None:  # + <phi(x), V psi(y)>
             out = out + (main_features * apply(self.projection, encoded_condition)).sum(-1, keepdim=True)
         return out
+
+    def classify(self, main: torch.Tensor, drop, apply: LayerFn | None = None) -> torch.Tensor:
+        """The auxiliary head's class logits of the main input (no condition), with ``drop`` and
+        ``apply`` as in ``run``: dropout on the head's input as on every later layer's."""
+        apply = apply or _call
+        h = _run(self.main_tower, main, drop, self.input_keep, self.hidden_keep, self.dropout_scaled, apply)
+        if drop is not None:
+            h = drop.apply(h, self.hidden_keep, self.dropout_scaled)
+        return apply(self.auxiliary, h)
 
     @property
     def condition_dropout_free(self) -> bool:

@@ -8,7 +8,9 @@ minimax form log(1 - D(G(z|y)|y)) as the equation writes it. One minibatch is on
 update of D and G from the same fake samples and dropout masks, as in the GAN code.
 
 Beyond the paper, each a named term in cgan.extra_terms and off at weight 0: the matching-aware
-D (mismatched pairs count as fake), the diversity term (DSGAN) and the reconstruction term; and
+D (mismatched pairs count as fake), the diversity term (DSGAN), the reconstruction term and the
+auxiliary classifier (AC-GAN: D and G both descend the class loss of G's samples, D also of real
+data's); and
 ``adversarial_weight`` 0, which builds no D and leaves G with its extra terms alone (a control).
 """
 
@@ -23,6 +25,7 @@ import torch.nn.functional as F
 
 from cgan import extra_terms
 from cgan.config import require
+from cgan.errors import UserFacingError
 from cgan.noise import NOISE_KINDS
 
 
@@ -55,6 +58,11 @@ class ObjectiveSettings:
     # condition, the reconstruction term of conditional GANs for translation (Isola et al. 2017,
     # pix2pix, there with L1); cosine because Flickr's tags are decoded by cosine. 0 = the paper's G.
     reconstruction_weight: float = 0.0
+    # Beyond the paper: an auxiliary classifier (Odena et al. 2017, AC-GAN): D gets a head naming
+    # each real row's classes (MIR Flickr's 24 concepts of its image) from the data alone; D descends
+    # weight * the head's loss on real and generated rows, G weight * its loss on generated rows.
+    # 0 = the paper's D and G.
+    auxiliary_weight: float = 0.0
 
     def check(self) -> None:
         require(self.noise in NOISE_KINDS, f"objective.noise must be one of {', '.join(NOISE_KINDS)}")
@@ -68,6 +76,9 @@ class ObjectiveSettings:
         require(self.diversity_masks in ("independent", "shared"),
                 "objective.diversity_masks must be 'independent' or 'shared'")
         require(self.reconstruction_weight >= 0, "objective.reconstruction_weight must be >= 0 (0 = the paper's G)")
+        require(self.auxiliary_weight >= 0, "objective.auxiliary_weight must be >= 0 (0 = the paper's D and G)")
+        require(self.adversarial or not self.auxiliary_weight,
+                "objective.auxiliary_weight needs a D (its head is D's): set adversarial_weight 1 or the term to 0")
         require(self.adversarial or self.diversity_weight > 0 or self.reconstruction_weight > 0,
                 "objective.adversarial_weight 0 leaves G nothing to learn: give it a diversity or reconstruction weight")
 
@@ -83,7 +94,8 @@ class ObjectiveSettings:
         skip = {*(["adversarial_weight"] if self.adversarial else []),
                 *(["diversity_weight", "diversity_cap"] if not self.diversity_weight else []),
                 *(["diversity_masks"] if not self.diversity_weight or self.diversity_masks == "independent" else []),
-                *(["reconstruction_weight"] if not self.reconstruction_weight else [])}
+                *(["reconstruction_weight"] if not self.reconstruction_weight else []),
+                *(["auxiliary_weight"] if not self.auxiliary_weight else [])}
         return {k: v for k, v in asdict(self).items() if k not in skip}
 
     def noise_rows(self, rows: int) -> int:
@@ -95,7 +107,8 @@ class ObjectiveSettings:
         adversarial = ("d_loss", "g_loss", "d_real", "d_fake") if self.adversarial else ("g_loss",)
         return (*adversarial, *(["d_mismatched"] if self.adversarial and self.mismatched_weight > 0 else []),
                 *(["diversity"] if self.diversity_weight > 0 else []),
-                *(["reconstruction"] if self.reconstruction_weight > 0 else []))
+                *(["reconstruction"] if self.reconstruction_weight > 0 else []),
+                *(["auxiliary_real", "auxiliary_fake"] if self.auxiliary_weight > 0 else []))
 
 
 def stored_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -132,15 +145,18 @@ def bce(logits: torch.Tensor, target: float) -> torch.Tensor:
 # ----- one minibatch ------------------------------------------------------------------------
 Generate = Callable[..., torch.Tensor]  # generate(z, condition, twins=False) -> G(z|y)
 Judge = Callable[[torch.Tensor, torch.Tensor | None, torch.Tensor], torch.Tensor]  # D's logits
+Classify = Callable[[torch.Tensor], torch.Tensor]  # D's auxiliary head: class logits of data alone
 
 
 def losses(objective: ObjectiveSettings, generate: Generate, judge: Judge | None, data: torch.Tensor,
-           condition: torch.Tensor | None, z: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+           condition: torch.Tensor | None, z: torch.Tensor, classify: Classify | None = None,
+           labels: torch.Tensor | None = None) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
     """(D's loss, G's loss, statistics) of one minibatch of real rows ``data`` (x) and their
     conditions (y). ``generate(z, condition, twins=False)`` gives G(z|y); ``judge(data, condition,
     rows)`` D's logits for data paired with ``condition[rows]`` (None when there is no D). ``z``
     holds objective.noise_rows(n) rows: with a diversity term its second half is a second draw for
-    the same conditions. Tensors may carry a leading dimension of stacked models (cgan.stacked):
+    the same conditions. With an auxiliary term, ``classify(data)`` gives D's head's class logits
+    and ``labels`` each real row's classes (0/1 per class). Tensors may carry a leading dimension of stacked models (cgan.stacked):
     the losses are then one per model, the statistics (stats, models)."""
     n = data.shape[-2]
     z, z2 = z[..., :n, :], z[..., n:, :]
@@ -176,6 +192,16 @@ def losses(objective: ObjectiveSettings, generate: Generate, judge: Judge | None
         reconstruction = extra_terms.reconstruction(fake, data)
         g_loss = g_loss + objective.reconstruction_weight * reconstruction
         extra_stats.append(reconstruction)
+    if objective.auxiliary_weight > 0:
+        if classify is None or labels is None:
+            raise UserFacingError("objective.auxiliary_weight needs class labels per row and a D with an auxiliary "
+                                  "head; only the Flickr pipeline supplies them (MIR Flickr's concepts)")
+        class_logits = classify(torch.cat([data, fake], dim=-2))
+        real_class = extra_terms.auxiliary_classification(class_logits[..., :n, :], labels)
+        fake_class = extra_terms.auxiliary_classification(class_logits[..., n:, :], labels)
+        d_loss = d_loss + objective.auxiliary_weight * (real_class + fake_class)
+        g_loss = g_loss + objective.auxiliary_weight * fake_class
+        extra_stats.extend([real_class, fake_class])
     with torch.no_grad():  # in the order of objective.stats()
         head = [d_loss, g_loss, *d_stats[:2]] if objective.adversarial else [g_loss]
         stats = torch.stack([s.detach() for s in [*head, *d_stats[2:], *extra_stats]])
@@ -184,10 +210,11 @@ def losses(objective: ObjectiveSettings, generate: Generate, judge: Judge | None
 
 def step(objective: ObjectiveSettings, generate: Generate, judge: Judge | None, data: torch.Tensor,
          condition: torch.Tensor | None, z: torch.Tensor, d_params: list[torch.Tensor],
-         g_params: list[torch.Tensor], optimizer, lr: float, momentum: float, update: int) -> torch.Tensor:
+         g_params: list[torch.Tensor], optimizer, lr: float, momentum: float, update: int,
+         classify: Classify | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
     """The one update, for a single model or a stack: the minibatch's losses, then ``descend``;
     returns the statistics."""
-    d_loss, g_loss, stats = losses(objective, generate, judge, data, condition, z)
+    d_loss, g_loss, stats = losses(objective, generate, judge, data, condition, z, classify, labels)
     descend(objective, d_loss, g_loss, d_params, g_params, optimizer, lr, momentum, update)
     return stats
 

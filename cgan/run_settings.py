@@ -40,12 +40,13 @@ class NetworkSettings:
         keyed before it existed keep their keys)."""
         return unless_off(asdict(self), ("projection",))
 
-    def build(self, main_dim: int, condition_dim: int) -> TowerNet:
+    def build(self, main_dim: int, condition_dim: int, auxiliary_classes: int = 0) -> TowerNet:
         """The network, initialised as Pylearn2's 'irange' (uniform weights, zero biases), or
-        left at PyTorch's default when init_range is null."""
+        left at PyTorch's default when init_range is null; ``auxiliary_classes`` > 0 adds an
+        AC-GAN head of that many classes (the objective's auxiliary term)."""
         net = TowerNet(main_dim, condition_dim, self.main_layers, self.condition_layers or [],
                        self.joint_layers, self.output_layer, self.input_keep, self.hidden_keep,
-                       self.dropout_scaled, self.projection)
+                       self.dropout_scaled, self.projection, auxiliary_classes)
         if self.init_range is not None:
             init_uniform_(net, self.init_range)
         return net

@@ -148,14 +148,13 @@ class Stack:
     def step(self, minibatches: list[tuple], momentum: float) -> torch.Tensor:
         """One update of every member from its own minibatch; returns (members, STATS)."""
         lead, device, objective = self.lead, self.lead.device, self.objective
-        data = torch.stack([d for d, _ in minibatches]).to(device, non_blocking=True)
-        condition = None if minibatches[0][1] is None else \
-            torch.stack([c for _, c in minibatches]).to(device, non_blocking=True)
+        data, condition, *labels = (stack_rows(parts, device) for parts in zip(*minibatches))
+        labels = labels[0] if labels else None
         z = torch.stack([sample_noise(objective.noise, objective.noise_rows(data.shape[1]), objective.noise_dim,
                                       m.noise_rng) for m in self.members]).to(device)
         stats = objective_.step(objective, self.generate, self.judge if self.discriminator else None, data,
                                 condition, z, self.d_params, self.g_params, self.optimizer,
-                                lead.lr_schedule(lead.updates), momentum, lead.updates)
+                                lead.lr_schedule(lead.updates), momentum, lead.updates, self.classify, labels)
         for member in self.members:
             member.updates += 1
         return stats.T
@@ -167,6 +166,15 @@ class Stack:
     def judge(self, data: torch.Tensor, condition: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor:
         return judge_pairs(partial(self.discriminator, drop=self.masks), self.discriminator.encode_condition,
                            self.lead.discriminator.condition_dropout_free, data, condition, rows)
+
+
+    def classify(self, data: torch.Tensor) -> torch.Tensor:
+        return self.lead.discriminator.classify(data, self.masks, self.discriminator.apply)
+
+
+def stack_rows(parts: tuple, device: torch.device) -> torch.Tensor | None:
+    """The members' tensors of one kind (data, condition or labels) as one (models, ...) tensor."""
+    return None if parts[0] is None else torch.stack(parts).to(device, non_blocking=True)
 
 
 def stack_optimizers(optimizers: list[MomentumSGD], params: list[torch.Tensor]) -> MomentumSGD:

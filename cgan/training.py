@@ -76,7 +76,8 @@ class ShuffledBatches:
     """Minibatches of a data set in a fresh random order each epoch (Pylearn2's
     'shuffled_sequential'); the order depends only on (seed, epoch), so resuming needs no state.
 
-    ``fetch(indices)`` returns (data, condition) tensors for those examples; condition may be None.
+    ``fetch(indices)`` returns (data, condition) tensors for those examples, condition None for an
+    unconditional GAN; or (data, condition, labels) where the objective needs class labels per row.
     """
 
     def __init__(self, size: int, fetch: Callable[[np.ndarray], tuple], batch_size: int, seed: int):
@@ -138,9 +139,10 @@ class Trainer:
         self.sessions: list[dict[str, Any]] = []
 
     # ----- what a subclass supplies ---------------------------------------------------------
-    def update(self, data: torch.Tensor, condition: torch.Tensor | None, lr: float,
-               momentum: float) -> torch.Tensor:
-        """One update of the networks from a minibatch; returns a tensor of the STATS."""
+    def update(self, data: torch.Tensor, condition: torch.Tensor | None, lr: float, momentum: float,
+               labels: torch.Tensor | None = None) -> torch.Tensor:
+        """One update of the networks from a minibatch (``labels``: its rows' classes, where the
+        batches hold them); returns a tensor of the STATS."""
         raise NotImplementedError
 
     def rng_state(self) -> dict[str, Any]:
@@ -150,9 +152,10 @@ class Trainer:
     def load_rng_state(self, state: dict[str, Any]) -> None:
         pass
 
-    def step(self, data: torch.Tensor, condition: torch.Tensor | None, momentum: float) -> torch.Tensor:
+    def step(self, data: torch.Tensor, condition: torch.Tensor | None, momentum: float,
+             labels: torch.Tensor | None = None) -> torch.Tensor:
         """``update`` at the current learning rate, counted."""
-        stats = self.update(data, condition, self.lr_schedule(self.updates), momentum)
+        stats = self.update(data, condition, self.lr_schedule(self.updates), momentum, labels)
         self.updates += 1
         return stats
 
@@ -177,11 +180,10 @@ class Trainer:
         totals = torch.zeros(len(self.STATS), device=self.device)  # summed on the device: no sync per update
         bar = tqdm(self.batches.epoch(epoch), total=len(self.batches), disable=not self.progress,
                    desc=f"epoch {epoch}/{self.settings.max_epochs}", leave=False)
-        for data, condition in bar:
-            data = data.to(self.device, non_blocking=True)
-            if condition is not None:
-                condition = condition.to(self.device, non_blocking=True)
-            totals += self.step(data, condition, momentum)
+        for data, condition, *labels in bar:
+            data, condition, labels = (None if t is None else t.to(self.device, non_blocking=True)
+                                       for t in (data, condition, labels[0] if labels else None))
+            totals += self.step(data, condition, momentum, labels)
         return self.end_epoch(epoch, momentum, lr_start, totals, time.perf_counter() - started)
 
     def begin_epoch(self) -> tuple[int, float, float]:

@@ -69,8 +69,8 @@ class RegressorTrainer(Trainer):
         self.generator, self.loss, self.noise_dim = network, loss, noise_dim
         self.g_params = list(network.parameters())
 
-    def update(self, data: torch.Tensor, condition: torch.Tensor | None, lr: float,
-               momentum: float) -> torch.Tensor:
+    def update(self, data: torch.Tensor, condition: torch.Tensor | None, lr: float, momentum: float,
+               labels: torch.Tensor | None = None) -> torch.Tensor:
         z = torch.zeros(len(data), self.noise_dim, device=self.device)
         output = self.generator.sample(z, condition)
         if self.loss == "mse":

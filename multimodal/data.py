@@ -13,7 +13,7 @@ test; the last ``valid_images`` training images (by number) are held out for val
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,7 @@ class ImageSplit:
     pair_image: np.ndarray  # per pair: position of its image in this split
     pair_word: np.ndarray  # per pair: row of its tag in the word-vector matrix
     pairs_before_limit: int = 0  # before data.max_train_pairs (paper §4.2: the first 150,000 pairs)
+    concepts: np.ndarray | None = None  # per image: 0/1 per concept of TagData.concept_names (with annotations)
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -59,6 +60,7 @@ class TagData:
     word_vectors: np.ndarray  # (V, d) float32, unit rows if configured
     stats: dict
     scaling: FeatureScaling | None = None  # how ``features`` came from ``raw_features`` (for new photos)
+    concept_names: list[str] = field(default_factory=list)  # MIR Flickr's concepts (with annotations)
 
     @property
     def splits(self) -> dict[str, ImageSplit]:
@@ -130,11 +132,25 @@ def load_tag_data(dataset: MirFlickr, stored: StoredFeatures, vectors: KeyedVect
     scaling = FeatureScaling.fit(raw[train.rows], settings.feature_scaling, settings.vector_length)
     word_vectors = (unit_rows(matrix) if settings.unit_word_vectors else matrix) * np.float32(settings.vector_length)
     features = scaling.apply(raw)
+    concept_names = []
+    if settings.include_annotations:  # the auxiliary classifier's labels (cgan.objective)
+        concept_names = sorted({c for names in dataset.annotations.values() for c in names})
+        for split in (train, valid, test):
+            split.concepts = concept_matrix(dataset, split.numbers, concept_names)
     if settings.neighbour_centroid_k:
         centroids = neighbour_tag_centroids(unit_rows(features), train, word_vectors, settings.neighbour_centroid_k)
         features = np.hstack([features, centroids * np.float32(settings.vector_length)])
         stats["neighbour_centroid_k"] = settings.neighbour_centroid_k
-    return TagData(train, valid, test, features, raw, words, word_vectors, stats, scaling)
+    return TagData(train, valid, test, features, raw, words, word_vectors, stats, scaling, concept_names)
+
+
+def concept_matrix(dataset: MirFlickr, numbers: np.ndarray, names: list[str]) -> np.ndarray:
+    """(images, concepts) float32: 1 where the image is annotated with that concept."""
+    position = {name: i for i, name in enumerate(names)}
+    out = np.zeros((len(numbers), len(names)), dtype=np.float32)
+    for row, number in enumerate(numbers):
+        out[row, [position[c] for c in dataset.concepts(int(number))]] = 1.0
+    return out
 
 
 def neighbour_tag_centroids(unit_features: np.ndarray, train: ImageSplit, word_vectors: np.ndarray, k: int,

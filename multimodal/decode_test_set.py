@@ -28,7 +28,7 @@ from multimodal.tag_decoder import TagDecoder
 def load_networks(cfg: FlickrExperiment, data: TagData, run_dir: Path) -> tuple[TowerNet, TowerNet | None, dict]:
     """(G, D or None for the regressor, the checkpoint) of a run's best epoch."""
     best = load_checkpoint(run_dir / "best.pt")
-    generator, discriminator = build_networks(cfg, data.features.shape[1])
+    generator, discriminator = build_networks(cfg, data.features.shape[1], len(data.concept_names))
     generator.load_state_dict(best["generator"])
     if "discriminator" not in best:
         return generator, None, best

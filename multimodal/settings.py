@@ -133,6 +133,8 @@ class FlickrExperiment(RunSettings):
         for net in ("generator", "discriminator"):
             require(getattr(self, net).condition_layers is not None,
                     f"{net}.condition_layers is required: both networks see the image features")
+        require(self.data.include_annotations or not self.objective.auxiliary_weight,
+                "objective.auxiliary_weight needs data.include_annotations: its classes are MIR Flickr's concepts")
 
 
 def load_experiment(path, overrides=None) -> FlickrExperiment:
@@ -162,13 +164,15 @@ def run_directory(cfg: FlickrExperiment, identity: dict) -> Path:
     return cfg.run_root / f"{identity['model']}-{sha256(identity)[:12]}"
 
 
-def build_networks(cfg: FlickrExperiment, feature_dim: int) -> tuple[TowerNet, TowerNet | None]:
+def build_networks(cfg: FlickrExperiment, feature_dim: int, concepts: int = 0) -> tuple[TowerNet, TowerNet | None]:
     """Generator (noise -> tower, image features -> tower, joint -> linear word vector) and
-    discriminator (word vector -> tower, image features -> tower, joint maxout -> sigmoid).
+    discriminator (word vector -> tower, image features -> tower, joint maxout -> sigmoid; with
+    the auxiliary term, a head naming the image's ``concepts`` from the word vector alone).
     The image-feature dimension comes from the features file (4096 for fc7, 1280 for lite0)."""
     torch.manual_seed(cfg.seed)
     generator = cfg.generator.build(cfg.objective.noise_dim, feature_dim)
-    discriminator = cfg.discriminator.build(cfg.word_dim, feature_dim) if cfg.objective.adversarial else None
+    classes = concepts if cfg.objective.auxiliary_weight else 0
+    discriminator = cfg.discriminator.build(cfg.word_dim, feature_dim, classes) if cfg.objective.adversarial else None
     if generator.out_features != cfg.word_dim:
         raise ConfigError(f"generator.output_layer makes {generator.out_features}-d vectors, "
                           f"but word_dim is {cfg.word_dim}")

@@ -32,16 +32,19 @@ from multimodal.validation import validation_score
 
 
 def make_batches(context: Context) -> ShuffledBatches:
-    """Minibatches of training (image, tag) pairs: (the tag's word vector, the image's features)."""
+    """Minibatches of training (image, tag) pairs: (the tag's word vector, the image's features),
+    and the image's concepts where the objective has an auxiliary classifier."""
     data, cfg = context.data, context.cfg
     features = torch.from_numpy(data.features)
     vectors = torch.from_numpy(data.word_vectors)
     rows = torch.from_numpy(data.train.rows[data.train.pair_image])
     words = torch.from_numpy(data.train.pair_word)
+    concepts = torch.from_numpy(data.train.concepts[data.train.pair_image]) if cfg.objective.auxiliary_weight else None
 
     def fetch(indices):
         index = torch.from_numpy(indices)
-        return vectors[words[index]], features[rows[index]]
+        pair = vectors[words[index]], features[rows[index]]
+        return pair if concepts is None else (*pair, concepts[index])
 
     return ShuffledBatches(len(rows), fetch, cfg.train.batch_size, cfg.seed)
 
@@ -50,7 +53,7 @@ def make_trainer(context: Context, model: str, run_dir: Path, progress: bool | N
                  after_epoch=None) -> Trainer:
     """The trainer of one model ('cgan' or 'regressor') of ``context``'s config in ``run_dir``."""
     cfg = context.cfg
-    generator, discriminator = build_networks(cfg, context.data.features.shape[1])
+    generator, discriminator = build_networks(cfg, context.data.features.shape[1], len(context.data.concept_names))
     decoder = make_decoder(cfg, context.data, pick_device(cfg.device))
     common = dict(batches=make_batches(context), run_dir=run_dir, seed=cfg.seed,
                   identity=context.identity(model), config=to_dict(cfg), progress=progress, device=pick_device(cfg.device),

@@ -70,6 +70,30 @@ def test_split_is_by_image_and_pairs_match_the_tags(tiny):
     assert np.allclose(standardised.features[data.train.rows].std(axis=0), 1, atol=1e-4)
 
 
+def test_each_split_holds_its_images_concepts_and_batches_carry_them_for_the_auxiliary_term(tiny):
+    from types import SimpleNamespace
+
+    from multimodal.train import make_batches
+
+    _, dataset, stored, vectors = tiny
+    data = load_tag_data(dataset, stored, vectors, DataSettings(valid_images=4))
+    assert data.concept_names == sorted({c for names in dataset.annotations.values() for c in names})
+    assert len(data.concept_names) >= 2
+    for split in data.splits.values():
+        for number, row in zip(split.numbers, split.concepts):
+            assert [data.concept_names[i] for i in np.flatnonzero(row)] == dataset.concepts(int(number))
+    cfg = SimpleNamespace(objective=SimpleNamespace(auxiliary_weight=1.0), train=SimpleNamespace(batch_size=5), seed=0)
+    _, features, concepts = next(make_batches(SimpleNamespace(data=data, cfg=cfg)).epoch(1))
+    assert concepts.shape == (5, len(data.concept_names))
+    for feature, labels in zip(features, concepts):  # each pair's image's concepts
+        image = int(np.flatnonzero((data.features[data.train.rows] == feature.numpy()).all(axis=1))[0])
+        assert np.array_equal(labels.numpy(), data.train.concepts[image])
+    cfg.objective.auxiliary_weight = 0.0
+    assert len(next(make_batches(SimpleNamespace(data=data, cfg=cfg)).epoch(1))) == 2
+    without = load_tag_data(dataset, stored, vectors, DataSettings(valid_images=4, include_annotations=False))
+    assert without.concept_names == [] and without.train.concepts is None
+
+
 def test_pair_limit_and_identity(tiny):
     _, dataset, stored, vectors = tiny
     full = load_tag_data(dataset, stored, vectors, DataSettings(valid_images=4))

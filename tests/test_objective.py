@@ -124,3 +124,62 @@ def test_a_stack_of_projection_discriminators_matches_each_one_alone():
         together = stack(x, y)
         for i, net in enumerate(nets):
             assert torch.allclose(together[i], net(x[i], y[i]), atol=1e-5)
+
+
+def _bce(logit: float, label: float) -> float:
+    """-(y log s(l) + (1 - y) log(1 - s(l)))."""
+    return -(label * _log_sigmoid(logit) + (1 - label) * _log_sigmoid(-logit))
+
+
+def test_the_auxiliary_classifier_adds_its_class_loss_to_d_on_real_and_fake_rows_and_to_g_on_fake_rows():
+    """AC-GAN (Odena et al. 2017): D descends w * (L_C(real) + L_C(fake)), G w * L_C(fake), where
+    L_C is the head's binary cross-entropy against each row's classes, over classes and rows."""
+    data, condition, z = torch.tensor([[0.2, 0.4], [0.6, 0.8]]), torch.eye(2), torch.zeros(2, 3)
+    fake = torch.tensor([[-1.0, 0.5], [1.5, 0.0]])
+    generate = lambda z, c: fake  # noqa: E731
+    judge = lambda x, c, rows: x.sum(-1)  # noqa: E731
+    head = torch.tensor([[1.0, -2.0, 0.0], [0.5, 1.0, -1.0]])
+    classify = lambda x: x @ head  # noqa: E731  class logits of the rows alone
+    labels = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
+
+    def class_loss(rows):
+        logits = (rows @ head).tolist()
+        return sum(_bce(l_, y) for row, ys in zip(logits, labels.tolist()) for l_, y in zip(row, ys)) / 6
+
+    paper = ObjectiveSettings(noise_dim=3)
+    with_head = ObjectiveSettings(noise_dim=3, auxiliary_weight=0.5)
+    d_paper, g_paper, _ = losses(paper, generate, judge, data, condition, z)
+    d_loss, g_loss, stats = losses(with_head, generate, judge, data, condition, z, classify, labels)
+    assert d_loss.item() == pytest.approx(d_paper.item() + 0.5 * (class_loss(data) + class_loss(fake)), abs=1e-6)
+    assert g_loss.item() == pytest.approx(g_paper.item() + 0.5 * class_loss(fake), abs=1e-6)
+    assert with_head.stats()[-2:] == ("auxiliary_real", "auxiliary_fake")
+    assert stats[-2].item() == pytest.approx(class_loss(data), abs=1e-6)
+    assert stats[-1].item() == pytest.approx(class_loss(fake), abs=1e-6)
+    assert "auxiliary_weight" not in paper.identity() and with_head.identity()["auxiliary_weight"] == 0.5
+    with pytest.raises(Exception, match="class labels"):
+        losses(with_head, generate, judge, data, condition, z)
+    with pytest.raises(Exception, match="needs a D"):
+        ObjectiveSettings(adversarial_weight=0.0, reconstruction_weight=1.0, auxiliary_weight=0.5).check()
+
+
+def test_the_auxiliary_head_reads_the_data_alone_through_ds_main_tower():
+    """The head names the classes from D's features of its input, never from the condition
+    (which, for Flickr, is the image the concepts belong to)."""
+    from cgan.run_settings import NetworkSettings
+
+    settings = NetworkSettings(main_layers=["relu 3"], condition_layers=["relu 2"], joint_layers=["relu 4"],
+                               output_layer="sigmoid 1", init_range=0.5)
+    torch.manual_seed(0)
+    d = settings.build(5, 6, auxiliary_classes=4).eval()
+    x = torch.rand(7, 5)
+    with torch.no_grad():
+        assert torch.allclose(d.classify(x, None), d.auxiliary(d.main_tower[0](x)), atol=1e-6)
+    assert d.classify(x, None).shape == (7, 4) and d(x, torch.rand(7, 6)).shape == (7, 1)
+    assert settings.build(5, 6).auxiliary is None
+
+
+def test_mnist_refuses_the_auxiliary_term():
+    from unimodal.settings import load_experiment
+
+    with pytest.raises(Exception, match="Flickr pipeline only"):
+        load_experiment("experiments/mnist/mnist_smoke.yaml", ["objective.auxiliary_weight=1"])

@@ -18,11 +18,14 @@ def member(run_dir, seed, max_epochs=2, **settings):
     rng = np.random.default_rng(0)
     data = torch.from_numpy(rng.random((60, 12), dtype=np.float32))
     cond = torch.eye(3)[torch.from_numpy(rng.integers(0, 3, 60))]
-    batches = ShuffledBatches(60, lambda i: (data[i], cond[i]), batch_size=10, seed=seed)
-    train = TrainSettings(max_epochs=max_epochs, lr_decay=1.001)
+    labels = torch.from_numpy((rng.random((60, 2)) < 0.4).astype(np.float32))  # the auxiliary term's classes
     objective = ObjectiveSettings(noise_dim=4, **settings)
+    classes = 2 if objective.auxiliary_weight else 0
+    fetch = (lambda i: (data[i], cond[i], labels[i])) if classes else (lambda i: (data[i], cond[i]))
+    batches = ShuffledBatches(60, fetch, batch_size=10, seed=seed)
+    train = TrainSettings(max_epochs=max_epochs, lr_decay=1.001)
     scores = iter(range(100))
-    return AdversarialTrainer(G.build(4, 3), D.build(12, 3), batches, train, objective, run_dir, seed=seed,
+    return AdversarialTrainer(G.build(4, 3), D.build(12, 3, classes), batches, train, objective, run_dir, seed=seed,
                               evaluate=lambda epoch: {"score": -abs(next(scores) - 1)},  # best: epoch 2
                               identity={"seed": seed}, progress=False)
 
@@ -33,7 +36,7 @@ def weights(trainer):
 
 @pytest.mark.parametrize("settings", [{}, {"mismatched_weight": 0.5, "d_steps": 2}, {"diversity_weight": 0.5},
                                       {"diversity_weight": 0.5, "diversity_masks": "shared"},
-                                      {"reconstruction_weight": 0.5}])
+                                      {"reconstruction_weight": 0.5}, {"auxiliary_weight": 0.5}])
 def test_each_stacked_member_matches_its_separate_run(tmp_path, settings):
     seeds = (7, 8, 9)
     alone = [member(tmp_path / f"alone-{s}", s, **settings) for s in seeds]

@@ -109,7 +109,7 @@ class LeastSquaresTrainer(Trainer):
         super().__init__({"net": net}, *args, **kwargs)
         self.net = net
 
-    def update(self, data, condition, lr, momentum):
+    def update(self, data, condition, lr, momentum, labels=None):
         loss = (self.net.sample(torch.zeros(len(data), 4), condition) - data).pow(2).sum(dim=1).mean()
         grads = torch.autograd.grad(loss, list(self.net.parameters()))
         self.optimizer.step(list(grads), lr, momentum)

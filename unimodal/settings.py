@@ -68,6 +68,8 @@ class MnistExperiment(RunSettings):
         super().check()
         require(1 <= self.train_images <= 50000, "train_images must be in [1, 50000]")
         require(0 < self.marginal_clip < 0.5, "marginal_clip must be in (0, 0.5)")
+        require(not self.objective.auxiliary_weight,
+                "objective.auxiliary_weight (the AC-GAN head) is built for the Flickr pipeline only; set it to 0")
         if self.conditional:
             for net in ("generator", "discriminator"):
                 require(getattr(self, net).condition_layers is not None,
