@@ -281,3 +281,22 @@ def test_min_distinct_words_keeps_collapsed_epochs_from_the_stopping_point(smoke
                           "--set", f"results_dir={results}", "--write-results"]) == 0
     assert "among those whose validation tags use at least 100,000 distinct words" in (
         results / "metrics.md").read_text()  # the header names the rule
+
+
+def test_a_cgan_with_the_auxiliary_concept_head_trains_resumes_and_evaluates(smoke_run, tmp_path):
+    """objective.auxiliary_weight: D's head names the pair's image's concepts (the tiny set has
+    three); its losses are logged, its weights saved, and the evaluation loads D with it."""
+    root, args = smoke_run
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    extra = ["--set", f"run_dir={runs}", "--set", "objective.auxiliary_weight=1", "--set", "train.max_epochs=2"]
+    assert train.main([*args, *extra, "--model", "cgan"]) == 0
+    run = next(runs.glob("*/cgan-*"))
+    history = json.loads((run / "history.json").read_text())
+    assert [r["epoch"] for r in history] == [1, 2]
+    for record in history:
+        assert 0 < record["auxiliary_real"] < 1 and 0 < record["auxiliary_fake"] < 1  # below log 2 + a little
+    head = load_checkpoint(run / "last.pt")["discriminator"]["auxiliary.weight"]
+    assert head.shape[0] == len(CONCEPTS)
+    assert load_experiment(SMOKE, ["objective.auxiliary_weight=1"]).objective.identity()["auxiliary_weight"] == 1
+    assert evaluate.main([*args, *extra, "--set", f"results_dir={results}", "--write-results"]) == 0
+    assert "objective.auxiliary_weight" in (results / "metrics.md").read_text()  # named as a departure
