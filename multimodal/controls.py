@@ -46,6 +46,8 @@ ROWS = (
                     "control"),
     CGAN_ROW := Row("CGAN, reconstruction configuration", "reconstruction/metrics.json", "cgan", "cgan"),
     Row("CGAN conditioned also on the neighbours' tag centroid", "neighbours/metrics.json", "cgan", "cgan"),
+    Row("CGAN with an auxiliary concept head in D (AC-GAN), reconstruction configuration",
+        "auxiliary/metrics.json", "cgan", "cgan"),
 )
 TUNED = "baselines/baselines.json"  # python -m multimodal.baselines_report
 TUNED_METHODS = {  # its methods, the pipeline's own two first (scored there too, with the same numbers)
