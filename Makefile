@@ -30,10 +30,10 @@ help:
 	@echo "make table1-from-weights  re-evaluate Table 1 from the shipped generators in weights/ (minutes, no training)"
 	@echo "make flickr-features  CNN features of MIR Flickr -> .cache/flickr/features/<backbone> (resumable; BACKBONE as for flickr-tags)"
 	@echo "make flickr-wordvecs  skip-gram word vectors -> .cache/flickr/wordvecs, report results/flickr/flickr_wordvecs.md"
-	@echo "make flickr-tags  every Flickr row: features, word vectors, the CGAN as written, the best CGAN and its no-D control (3 seeds each), the tuned baselines, then the controls table (results/flickr; BACKBONE=efficientnet-lite0 by default, the one installable offline; alexnet/vgg16 give the paper's fc7)"
+	@echo "make flickr-tags  every Flickr row: features, word vectors, the CGAN as written, the reconstruction CGAN, its no-D control and its AC-GAN variant (3 seeds each), the tuned baselines, then the controls table (results/flickr; BACKBONE=efficientnet-lite0 by default, the one installable offline; alexnet/vgg16 give the paper's fc7)"
 	@echo "make flickr-cgan  one Flickr configuration: FLICKR_CONFIG=experiments/flickr/....yaml, SEEDS='1 2' more seeds (stacked)"
 	@echo "make flickr-report rebuild every results/flickr folder's markdown and figures from its JSON, then the controls table and the headline Table 2"
-	@echo "make flickr-summary results/flickr/summary.md: the faithful, matching-aware, diverse and reconstruction configurations side by side (after each is evaluated)"
+	@echo "make flickr-summary results/flickr/summary.md: the faithful, matching-aware, diverse, reconstruction and auxiliary-head configurations side by side (after each is evaluated)"
 	@echo "make sweep SPACE=experiments/mnist/sweeps/....yaml [CONFIG=another base config] [ARGS='--trials 8 --epochs 20']"
 	@echo "                  hyper-parameter sweep on Optuna -> results/<experiment>/sweeps/<study> (python -m unimodal.sweep / multimodal.sweep --help)"
 	@echo "make bench       speed benchmarks (training updates/s, matmul peak, Parzen protocol, feature extraction; GPU when present)"
@@ -114,6 +114,7 @@ flickr-tags:
 	$(FLICKR) --config experiments/flickr/flickr_cgan.yaml
 	$(FLICKR) --config experiments/flickr/flickr_cgan_reconstruction.yaml --seeds $(FLICKR_SEEDS)
 	$(FLICKR) --config experiments/flickr/flickr_cgan_reconstruction_no_d.yaml --seeds $(FLICKR_SEEDS)
+	$(FLICKR) --config experiments/flickr/flickr_cgan_auxiliary.yaml --seeds $(FLICKR_SEEDS)
 	$(PY) -m multimodal.baselines_report --config experiments/flickr/flickr_cgan_reconstruction.yaml --set encoders.backbone=$(BACKBONE)
 	$(PY) -m multimodal.controls
 
@@ -126,11 +127,11 @@ flickr-smoke:
 	$(PY) -m pytest -q tests/test_multimodal_pipeline.py
 
 flickr-report:
-	for d in paper_settings matching diverse reconstruction controls/no_d; do $(PY) -m multimodal.report --results results/flickr/$$d || exit 1; done
+	for d in paper_settings matching diverse reconstruction controls/no_d auxiliary; do $(PY) -m multimodal.report --results results/flickr/$$d || exit 1; done
 	$(PY) -m multimodal.controls
 
 flickr-summary:
-	$(PY) -m multimodal.summary results/flickr/paper_settings results/flickr/matching results/flickr/diverse results/flickr/reconstruction --out results/flickr/summary.md
+	$(PY) -m multimodal.summary results/flickr/paper_settings results/flickr/matching results/flickr/diverse results/flickr/reconstruction results/flickr/auxiliary --out results/flickr/summary.md
 
 sweep:
 	$(PY) -m $(if $(findstring flickr,$(SPACE)),multimodal,unimodal).sweep --space $(SPACE) $(if $(CONFIG),--config $(CONFIG)) $(ARGS)

@@ -2,7 +2,7 @@
 
     from multimodal import load_tagger, tag_image
     tag_image("photo.jpg")                                   # ten tags, with the shipped weights
-    tagger = load_tagger("weights/flickr_cgan_reconstruction.safetensors")
+    tagger = load_tagger("weights/flickr_cgan_auxiliary.safetensors")
     tagger.tag_images(["a.jpg", "b.jpg"])                    # one list of ten tags per photo
 
 A weights file (``python -m multimodal.export``) holds all that tagging needs besides the
@@ -32,7 +32,7 @@ from multimodal.sampling import cgan_samplings, iter_samples, make_decoder
 from multimodal.settings import FlickrExperiment, build_networks
 from multimodal.tag_decoder import TagDecoder, Vocabulary
 
-DEFAULT_WEIGHTS = REPO_ROOT / "weights" / "flickr_cgan_reconstruction.safetensors"  # Table 2's generator
+DEFAULT_WEIGHTS = REPO_ROOT / "weights" / "flickr_cgan_auxiliary.safetensors"  # Table 2's generator
 METADATA = ("config", "words", "feature_scaling", "features")
 
 

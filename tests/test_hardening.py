@@ -73,7 +73,7 @@ def test_weights_of_the_other_pipeline_are_refused_naming_the_right_loader():
     from unimodal.api import load_generator
 
     with pytest.raises(UserFacingError, match="Flickr tagging pipeline.*multimodal.load_tagger"):
-        load_generator(REPO / "weights" / "flickr_cgan_reconstruction.safetensors")
+        load_generator(REPO / "weights" / "flickr_cgan_auxiliary.safetensors")
     with pytest.raises(UserFacingError, match="MNIST pipeline.*unimodal.load_generator"):
         load_tagger(REPO / "weights" / "mnist_gan.safetensors")
 
