@@ -46,8 +46,8 @@ ROWS = (
                     "control"),
     CGAN_ROW := Row("CGAN, reconstruction configuration", "reconstruction/metrics.json", "cgan", "cgan"),
     Row("CGAN conditioned also on the neighbours' tag centroid", "neighbours/metrics.json", "cgan", "cgan"),
-    Row("CGAN with an auxiliary concept head in D (AC-GAN), reconstruction configuration",
-        "auxiliary/metrics.json", "cgan", "cgan"),
+    AUXILIARY_ROW := Row("CGAN with an auxiliary concept head in D (AC-GAN), reconstruction configuration",
+                         "auxiliary/metrics.json", "cgan", "cgan"),
 )
 TUNED = "baselines/baselines.json"  # python -m multimodal.baselines_report
 TUNED_METHODS = {  # its methods, the pipeline's own two first (scored there too, with the same numbers)
@@ -105,6 +105,7 @@ def measured_rows(results: Path) -> list[dict]:
         gaps = [record["diagnostics"][n]["d_matched"] - record["diagnostics"][n]["d_mismatched"]
                 for n in names if "d_matched" in record.get("diagnostics", {}).get(n, {})]
         rows.append({"label": row.label, "kind": row.kind, "source": row.source, "runs": names,
+                     "word_vectors": record.get("inputs", {}).get("word_vectors"),
                      **summarise([record["scores"][n] for n in names]),
                      "d_gap": float(np.mean(gaps)) if gaps else None, "partial": partial_note(record, short),
                      "commit": record.get("evaluation", {}).get("commit") or record.get("provenance", {}).get("commit")})
@@ -121,10 +122,12 @@ def tuned_rows(results: Path) -> list[dict]:
             if name in record["methods"]:
                 label = label.format(**record["methods"][name].get("chosen", {}))
                 rows.append({"label": label, "kind": "baseline", "source": TUNED, "runs": [name],
+                             "word_vectors": record.get("inputs", {}).get("word_vectors"),
                              **summarise([record["methods"][name]["test"]]), "d_gap": None})
         for name, label in LIMITS.items():
             if name in record["limits"]:
                 rows.append({"label": label, "kind": "limit", "source": TUNED, "runs": [name],
+                             "word_vectors": record.get("inputs", {}).get("word_vectors"),
                              **summarise([record["limits"][name]]), "d_gap": None})
     return rows
 
@@ -152,11 +155,15 @@ def verdict(rows: list[dict]) -> list[str]:
     """What the adversary adds (CGAN minus G without D, same configuration) and the best method."""
     by_label = {r["label"]: r for r in rows}
     lines = []
-    cgan, no_d = by_label.get(CGAN_ROW.label), by_label.get(NO_D_ROW.label)
-    if cgan and no_d:
-        lines.append(f"- **What D adds** (the reconstruction configuration with and without D, {cgan['seeds']} and "
+    no_d = by_label.get(NO_D_ROW.label)
+    for cgan in [r for r in rows if r["kind"] == "cgan" and r["label"] in (CGAN_ROW.label, AUXILIARY_ROW.label)]:
+        if not no_d:
+            break
+        same = "" if cgan.get("word_vectors") == no_d.get("word_vectors") else (
+            " (the two rows' word vectors are two trainings of the same settings: the table's last column)")
+        lines.append(f"- **What D adds** ({cgan['label']} against {NO_D_ROW.label}, {cgan['seeds']} and "
                      f"{no_d['seeds']} seeds): {cgan['precision'] - no_d['precision']:+.3f} P@10 and "
-                     f"{cgan['distinct_words'] - no_d['distinct_words']:+.0f} distinct words on the test images.")
+                     f"{cgan['distinct_words'] - no_d['distinct_words']:+.0f} distinct words on the test images{same}.")
     best = max((r for r in rows if r["kind"] != "limit"), key=lambda r: r["precision"])
     best_baseline = max((r for r in rows if r["kind"] == "baseline"), key=lambda r: r["precision"], default=None)
     best_cgan = max((r for r in rows if r["kind"] == "cgan"), key=lambda r: r["precision"], default=None)
@@ -195,13 +202,17 @@ def render(rows: list[dict], results: Path | None = None) -> str:
              "D gap: D's mean output for test tags with their own image minus with another image "
              "(0: D ignores the image). Every row departs from the paper as its folder's `metrics.md` lists "
              "(features, word vectors, split, stopping point, and each configuration's settings); the "
-             "limits at the bottom are references, not methods.", "",
-             "| kind | method | seeds | P@10 | R@10 | distinct words | D gap | from |",
-             "|---|---|---|---|---|---|---|---|"]
+             "limits at the bottom are references, not methods. Word vectors: the first digits of the "
+             "sha256 of the vectors a row was trained and decoded with; rows with different digits used word vectors "
+             "trained again with the same skip-gram settings and seed that did not come out bit-identical, "
+             "so compare them with that in mind.", "",
+             "| kind | method | seeds | P@10 | R@10 | distinct words | D gap | from | word vectors |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         gap = f"{row['d_gap']:+.3f}" if row["d_gap"] is not None else "no D"
+        vectors = f"`{row['word_vectors'][:8]}`" if row.get("word_vectors") else "not recorded"
         lines.append(f"| {row['kind']} | {row['label']} | {row['seeds']} | {fmt_precision(row)} | "
-                     f"{row['recall']:.3f} | {row['distinct_words']:.0f} | {gap} | `{row['source']}` |")
+                     f"{row['recall']:.3f} | {row['distinct_words']:.0f} | {gap} | `{row['source']}` | {vectors} |")
     per_epoch = ["", *epoch_lines(results)] if results is not None else []
     return "\n".join([*lines, "", "## What the table says", "", *verdict(rows), *per_epoch, ""])
 
