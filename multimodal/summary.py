@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from cgan.cli import run_cli
-from cgan.config import config_changes
+from cgan.config import config_changes, from_dict, to_dict
 from cgan.errors import UserFacingError
 from cgan.objective import stored_config
 from cgan.runs.files import atomic_write
@@ -26,11 +26,16 @@ from cgan.runs.provenance import provenance
 from cgan.sampling import SAMPLING_LABELS
 from cgan.table_format import mean_sd
 from multimodal.report import cut_short, diagnostic_cells, method_label, seed_scores
+from multimodal.settings import FlickrExperiment
+
+MOVED_FILES = ("encoders.features_config", "encoders.wordvecs_config")  # paths of the encoders' configs, which moved;
+#                                                                         the encoders' outputs are compared as inputs
 
 
 def load_records(folders: list[Path]) -> list[tuple[Path, dict]]:
-    """Each folder's metrics.json, its recorded config in today's schema (cgan.objective.stored_config),
-    so that configs recorded before and after a schema change compare setting by setting."""
+    """Each folder's metrics.json, its recorded config read into today's schema (sections moved by
+    cgan.objective.stored_config, settings added since at their defaults, which are off), so that
+    configs recorded before and after a schema change compare setting by setting."""
     records = []
     for folder in folders:
         path = folder / "metrics.json"
@@ -38,7 +43,7 @@ def load_records(folders: list[Path]) -> list[tuple[Path, dict]]:
             raise UserFacingError(f"{path} not found: evaluate that configuration first "
                                   f"(python -m multimodal.evaluate --config <its yaml>)")
         record = json.loads(path.read_text())
-        records.append((folder, {**record, "config": stored_config(record["config"])}))
+        records.append((folder, {**record, "config": to_dict(from_dict(FlickrExperiment, stored_config(record["config"])))}))
     return records
 
 
@@ -78,7 +83,7 @@ def render_summary(records: list[tuple[Path, dict]]) -> str:
              f"{' and the headline' if first['config']['name'] == best else ''}."]
     for folder, record in others:
         changes = [f"`{key}`: {before} -> {after}" for key, before, after in
-                   config_changes(first["config"], record["config"])]
+                   config_changes(first["config"], record["config"], MOVED_FILES)]
         mark = " **Headline** (the best CGAN on test):" if record["config"]["name"] == best else ""
         lines.append(f"- **{record['config']['name']}** (`{portable(folder)}`):{mark} differs from "
                      f"{first['config']['name']} in " + ("; ".join(changes) if changes else "nothing") + ".")
