@@ -35,7 +35,7 @@ from cgan.runs.files import atomic_write, write_json
 from cgan.runs.provenance import provenance
 from features.tokens import tag_token
 from multimodal.baselines import frequent_tags, image_words
-from multimodal.data import FeatureScaling, ImageSplit, TagData
+from multimodal.data import FeatureScaling, ImageSplit, TagData, all_concepts, concept_matrix
 from multimodal.download import locate_mirflickr
 from multimodal.inputs import prepare
 from multimodal.metrics import tag_scores
@@ -157,11 +157,6 @@ def concept_words(concepts: list[str], vocabulary: Vocabulary) -> np.ndarray:
     return np.array([vocabulary.index.get(tag_token(c), -1) for c in concepts], dtype=np.int64)
 
 
-def concept_labels(split: ImageSplit, annotations: dict[int, list[str]], concepts: list[str]) -> np.ndarray:
-    position = {c: i for i, c in enumerate(concepts)}
-    return label_matrix([[position[c] for c in annotations.get(int(n), [])] for n in split.numbers], len(concepts))
-
-
 def fits(models) -> list[dict]:
     return [{"C": m.c, "lbfgs_iterations": m.iterations, "gradient_max": m.gradient_max} for m in models]
 
@@ -169,9 +164,9 @@ def fits(models) -> list[dict]:
 def concept_method(data: TagData, standard: dict[str, np.ndarray], annotations: dict[int, list[str]],
                    vocabulary: Vocabulary, prior: np.ndarray, score: Scorer) -> tuple[dict, dict]:
     """Concept classifiers on validation then test; and the 'concepts only' limit on test."""
-    concepts = sorted({c for names in annotations.values() for c in names})
+    concepts = all_concepts(annotations)
     words = concept_words(concepts, vocabulary)
-    models = fit_path(standard["train"], concept_labels(data.train, annotations, concepts), CONCEPT_CS)
+    models = fit_path(standard["train"], concept_matrix(annotations, data.train.numbers, concepts), CONCEPT_CS)
     grid, chosen_from = [], []
     for model in models:
         p = model.probabilities(standard["valid"])
@@ -185,7 +180,7 @@ def concept_method(data: TagData, standard: dict[str, np.ndarray], annotations: 
     model, threshold = chosen_from[best]
     test = score(ranked(concept_scores(model.probabilities(standard["test"]), words, prior, threshold), score.top),
                  data.test)
-    perfect = concept_scores(concept_labels(data.test, annotations, concepts), words, prior, 0.5)
+    perfect = concept_scores(concept_matrix(annotations, data.test.numbers, concepts), words, prior, 0.5)
     extra = {"concepts": {c: (vocabulary.words[w] if w >= 0 else None) for c, w in zip(concepts, words)},
              "fits": fits(models)}
     note = ("one L2 logistic regression per MIR Flickr concept on standardised features; concepts ranked by "

@@ -118,16 +118,15 @@ def tuned_rows(results: Path) -> list[dict]:
     rows, tuned = [], results / TUNED
     if tuned.is_file():
         record = json.loads(tuned.read_text())
+        vectors = record.get("inputs", {}).get("word_vectors")
         for name, label in TUNED_METHODS.items():
             if name in record["methods"]:
                 label = label.format(**record["methods"][name].get("chosen", {}))
-                rows.append({"label": label, "kind": "baseline", "source": TUNED, "runs": [name],
-                             "word_vectors": record.get("inputs", {}).get("word_vectors"),
+                rows.append({"label": label, "kind": "baseline", "source": TUNED, "runs": [name], "word_vectors": vectors,
                              **summarise([record["methods"][name]["test"]]), "d_gap": None})
         for name, label in LIMITS.items():
             if name in record["limits"]:
-                rows.append({"label": label, "kind": "limit", "source": TUNED, "runs": [name],
-                             "word_vectors": record.get("inputs", {}).get("word_vectors"),
+                rows.append({"label": label, "kind": "limit", "source": TUNED, "runs": [name], "word_vectors": vectors,
                              **summarise([record["limits"][name]]), "d_gap": None})
     return rows
 
@@ -156,9 +155,8 @@ def verdict(rows: list[dict]) -> list[str]:
     by_label = {r["label"]: r for r in rows}
     lines = []
     no_d = by_label.get(NO_D_ROW.label)
-    for cgan in [r for r in rows if r["kind"] == "cgan" and r["label"] in (CGAN_ROW.label, AUXILIARY_ROW.label)]:
-        if not no_d:
-            break
+    controlled = [by_label[label] for label in (CGAN_ROW.label, AUXILIARY_ROW.label) if label in by_label and no_d]
+    for cgan in controlled:
         same = "" if cgan.get("word_vectors") == no_d.get("word_vectors") else (
             " (the two rows' word vectors are two trainings of the same settings: the table's last column)")
         lines.append(f"- **What D adds** ({cgan['label']} against {NO_D_ROW.label}, {cgan['seeds']} and "

@@ -25,6 +25,7 @@ from features.store import StoredFeatures
 from features.tokens import tag_tokens
 from multimodal.settings import DataSettings
 from multimodal.tag_decoder import unit_rows
+from multimodal.tuned_baselines import label_matrix
 
 
 @dataclass
@@ -134,9 +135,9 @@ def load_tag_data(dataset: MirFlickr, stored: StoredFeatures, vectors: KeyedVect
     features = scaling.apply(raw)
     concept_names = []
     if settings.include_annotations:  # the auxiliary classifier's labels (cgan.objective)
-        concept_names = sorted({c for names in dataset.annotations.values() for c in names})
+        concept_names = all_concepts(dataset.annotations)
         for split in (train, valid, test):
-            split.concepts = concept_matrix(dataset, split.numbers, concept_names)
+            split.concepts = concept_matrix(dataset.annotations, split.numbers, concept_names)
     if settings.neighbour_centroid_k:
         centroids = neighbour_tag_centroids(unit_rows(features), train, word_vectors, settings.neighbour_centroid_k)
         features = np.hstack([features, centroids * np.float32(settings.vector_length)])
@@ -144,13 +145,15 @@ def load_tag_data(dataset: MirFlickr, stored: StoredFeatures, vectors: KeyedVect
     return TagData(train, valid, test, features, raw, words, word_vectors, stats, scaling, concept_names)
 
 
-def concept_matrix(dataset: MirFlickr, numbers: np.ndarray, names: list[str]) -> np.ndarray:
-    """(images, concepts) float32: 1 where the image is annotated with that concept."""
+def all_concepts(annotations: dict[int, list[str]]) -> list[str]:
+    """The concept names of MIR Flickr's annotations (MirFlickr.annotations), sorted."""
+    return sorted({c for names in annotations.values() for c in names})
+
+
+def concept_matrix(annotations: dict[int, list[str]], numbers: np.ndarray, names: list[str]) -> np.ndarray:
+    """(images, concepts) float32: 1 where image ``numbers[i]`` is annotated with concept ``names[j]``."""
     position = {name: i for i, name in enumerate(names)}
-    out = np.zeros((len(numbers), len(names)), dtype=np.float32)
-    for row, number in enumerate(numbers):
-        out[row, [position[c] for c in dataset.concepts(int(number))]] = 1.0
-    return out
+    return label_matrix([[position[c] for c in annotations.get(int(n), [])] for n in numbers], len(names))
 
 
 def neighbour_tag_centroids(unit_features: np.ndarray, train: ImageSplit, word_vectors: np.ndarray, k: int,

@@ -77,7 +77,7 @@ def test_each_split_holds_its_images_concepts_and_batches_carry_them_for_the_aux
 
     _, dataset, stored, vectors = tiny
     data = load_tag_data(dataset, stored, vectors, DataSettings(valid_images=4))
-    assert data.concept_names == sorted({c for names in dataset.annotations.values() for c in names})
+    assert data.concept_names == sorted({c for names in dataset.annotations.values() for c in names})  # by hand
     assert len(data.concept_names) >= 2
     for split in data.splits.values():
         for number, row in zip(split.numbers, split.concepts):
